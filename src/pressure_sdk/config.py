@@ -1,0 +1,471 @@
+"""Workspace configuration: one TOML file, validated by pydantic.
+
+Every error names the file, the key path and what was expected. Secrets never live in
+the file: an account names the environment variable that holds its credential.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .errors import ConfigError
+from .models import ENGAGEMENT_TYPES
+from .timeutil import WEEKDAYS, parse_duration, zone
+
+DEFAULT_CHANNELS = ("email", "sms", "push", "call", "mail", "ads")
+_SECRET_KEY = re.compile(r"(token|secret|password|api_?key|client_secret)$", re.IGNORECASE)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _duration(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return parse_duration(value)
+    msg = "expected a duration such as '36h', '7d' or '2w'"
+    raise ValueError(msg)
+
+
+Duration = Annotated[int, Field(ge=1)]
+
+
+class WorkspaceSection(_Model):
+    name: str = "workspace"
+    #: ledger file, relative to the config file's folder
+    ledger: str = ".pressure/ledger.db"
+    #: time zone of contacts who have none
+    timezone: str = "UTC"
+    week_start: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    channels: list[str] = Field(default_factory=lambda: list(DEFAULT_CHANNELS))
+    #: a push that would remove more than this share of a list stops unless forced
+    max_remove_share: float = Field(default=0.5, ge=0, le=1)
+    #: lists smaller than this are never guarded
+    guard_min_size: int = Field(default=20, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        zone(v)
+        return v
+
+
+class FamilyConfig(_Model):
+    priority: int = 0
+    weight: float = Field(default=1.0, ge=0)
+    exempt: bool = False
+
+
+DEFAULT_FAMILIES: dict[str, FamilyConfig] = {
+    "transactional": FamilyConfig(priority=100, weight=1, exempt=True),
+    "service": FamilyConfig(priority=90, weight=1, exempt=True),
+    "care": FamilyConfig(priority=80, weight=1),
+    "trigger": FamilyConfig(priority=50, weight=1),
+    "marketing": FamilyConfig(priority=10, weight=1),
+}
+
+
+class BrandConfig(_Model):
+    priority: int = 0
+    group: str | None = None
+
+
+class ListConfig(_Model):
+    """A suppression list an account keeps: who must not get this kind of message now."""
+
+    name: str
+    channel: str = "email"
+    family: str = "marketing"
+    #: defaults to the account's brand
+    brand: str | None = None
+    product: str | None = None
+
+
+class AccountConfig(_Model):
+    name: str
+    connector: str
+    #: brand of events that carry none, and of the account's lists
+    brand: str | None = None
+    #: environment variable holding the credential (never the credential itself)
+    credential_env: str | None = None
+    base_url: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    lists: list[ListConfig] = Field(default_factory=list)
+
+    @field_validator("settings")
+    @classmethod
+    def _no_inline_secret(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if _SECRET_KEY.search(key):
+                msg = (
+                    f"'{key}' looks like a secret; secrets never go in the file: put it in an "
+                    "environment variable and name that variable with credential_env"
+                )
+                raise ValueError(msg)
+        return v
+
+
+class Filter(_Model):
+    """Which touches or candidates a rule looks at; ``None`` means any."""
+
+    channels: list[str] | None = None
+    families: list[str] | None = None
+    brands: list[str] | None = None
+
+
+class AttributeMax(_Model):
+    """A cap taken from a contact attribute (a frequency the contact chose)."""
+
+    attribute: str
+    fallback: float = Field(ge=0)
+
+
+class _RuleBase(_Model):
+    id: str = Field(min_length=1)
+    channels: list[str] | None = None
+    families: list[str] | None = None
+    brands: list[str] | None = None
+    counts: Filter | None = None
+    applies: Filter | None = None
+    description: str | None = None
+
+    def count_filter(self) -> Filter:
+        if self.counts is not None:
+            return self.counts
+        return Filter(channels=self.channels, families=self.families, brands=self.brands)
+
+    def apply_filter(self) -> Filter:
+        if self.applies is not None:
+            return self.applies
+        return Filter(channels=self.channels, families=self.families, brands=self.brands)
+
+
+class CapRule(_RuleBase):
+    kind: Literal["cap"]
+    max: float | dict[str, float] | AttributeMax
+    window: int | None = None
+    calendar: Literal["day", "week", "month"] | None = None
+    scope: Literal["brand", "group", "all"] = "brand"
+
+    _dur = field_validator("window", mode="before")(lambda cls, v: None if v is None else _duration(v))
+
+    @field_validator("max", mode="before")
+    @classmethod
+    def _max_shape(cls, v: Any) -> Any:
+        ok = (
+            (isinstance(v, int | float) and not isinstance(v, bool) and v >= 0)
+            or (isinstance(v, dict) and "attribute" in v)
+            or (
+                isinstance(v, dict)
+                and all(isinstance(x, int | float) and not isinstance(x, bool) and x >= 0 for x in v.values())
+            )
+        )
+        if not ok:
+            msg = (
+                "expected a number >= 0, a per-tier table such as {engaged = 5, default = 2}, "
+                "or {attribute = 'max_per_week', fallback = 3}"
+            )
+            raise ValueError(msg)
+        return v
+
+    @model_validator(mode="after")
+    def _period(self) -> CapRule:
+        if self.window is None and self.calendar is None:
+            msg = "a cap needs 'window' (e.g. '7d'), 'calendar' (day, week, month) or both"
+            raise ValueError(msg)
+        if isinstance(self.max, dict) and "default" not in self.max:
+            msg = "a per-tier 'max' table needs a 'default' entry for tiers it does not list"
+            raise ValueError(msg)
+        return self
+
+
+class GapRule(_RuleBase):
+    kind: Literal["gap"]
+    min_gap: int
+    scope: Literal["brand", "group", "all"] = "brand"
+
+    _dur = field_validator("min_gap", mode="before")(lambda cls, v: _duration(v))
+
+
+class QuietRule(_RuleBase):
+    kind: Literal["quiet"]
+    after: list[str] = Field(min_length=1)
+    for_: int = Field(alias="for")
+    match: Literal["product"] | None = None
+
+    _dur = field_validator("for_", mode="before")(lambda cls, v: _duration(v))
+
+    @field_validator("after")
+    @classmethod
+    def _types(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - ENGAGEMENT_TYPES)
+        if unknown:
+            msg = f"unknown event type(s) {unknown}; expected some of {sorted(ENGAGEMENT_TYPES)}"
+            raise ValueError(msg)
+        return v
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+class HoursWindow(_Model):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: list(WEEKDAYS)
+    )
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not _HHMM.match(v):
+            msg = f"expected a time 'HH:MM' between 00:00 and 24:00, got {v!r}"
+            raise ValueError(msg)
+        return v
+
+    def minutes(self) -> tuple[int, int]:
+        sh, sm = (int(x) for x in self.start.split(":"))
+        eh, em = (int(x) for x in self.end.split(":"))
+        return sh * 60 + sm, eh * 60 + em
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HoursWindow:
+        s, e = self.minutes()
+        if s >= e:
+            msg = f"'start' ({self.start}) must be before 'end' ({self.end})"
+            raise ValueError(msg)
+        return self
+
+
+class HoursRule(_RuleBase):
+    kind: Literal["hours"]
+    allowed: list[HoursWindow] = Field(min_length=1)
+
+
+Rule = Annotated[CapRule | GapRule | QuietRule | HoursRule, Field(discriminator="kind")]
+
+
+class TierConfig(_Model):
+    """A family of recipients; the first tier whose conditions hold wins."""
+
+    name: str
+    #: contact first seen at most this long ago
+    new_within: int | None = None
+    #: engagement score over ``lookback`` at least this
+    min_score: float | None = None
+    lookback: int = 90 * 86400
+
+    _dur = field_validator("new_within", "lookback", mode="before")(
+        lambda cls, v: None if v is None else _duration(v)
+    )
+
+
+DEFAULT_TIERS = [
+    TierConfig(name="new", new_within=30 * 86400),
+    TierConfig(name="engaged", min_score=6, lookback=30 * 86400),
+    TierConfig(name="active", min_score=1, lookback=90 * 86400),
+    TierConfig(name="dormant", min_score=0.5, lookback=180 * 86400),
+    TierConfig(name="inactive"),
+]
+
+
+class ScoringConfig(_Model):
+    """Points per engagement type. Clicks weigh more than opens, which privacy features inflate."""
+
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {"open": 0.5, "click": 3, "reply": 3, "purchase": 5}
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _types(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - ENGAGEMENT_TYPES)
+        if unknown:
+            msg = f"unknown event type(s) {unknown}; expected some of {sorted(ENGAGEMENT_TYPES)}"
+            raise ValueError(msg)
+        return v
+
+
+class ToleranceConfig(_Model):
+    """Tolerance capital: incidents spend it, good experiences rebuild it."""
+
+    enabled: bool = True
+    start: float = 100
+    #: below this, the families in ``blocks`` stop and the contact is flagged for care
+    threshold: float = 40
+    blocks: list[str] = Field(default_factory=lambda: ["marketing"])
+    lookback: int = 180 * 86400
+    costs: dict[str, float] = Field(
+        default_factory=lambda: {"complaint": 60, "incident": 30, "unsubscribe": 20, "bounce": 10}
+    )
+    gains: dict[str, float] = Field(
+        default_factory=lambda: {"click": 5, "reply": 5, "purchase": 10}
+    )
+
+    _dur = field_validator("lookback", mode="before")(lambda cls, v: _duration(v))
+
+
+class WorkspaceConfig(_Model):
+    """The whole workspace file."""
+
+    workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
+    families: dict[str, FamilyConfig] = Field(default_factory=lambda: dict(DEFAULT_FAMILIES))
+    brands: dict[str, BrandConfig] = Field(default_factory=dict)
+    accounts: list[AccountConfig] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list)
+    tiers: list[TierConfig] = Field(default_factory=lambda: list(DEFAULT_TIERS))
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    tolerance: ToleranceConfig = Field(default_factory=ToleranceConfig)
+
+    #: folder of the config file; relative paths are resolved against it
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _references(self) -> WorkspaceConfig:
+        problems: list[str] = []
+        channels = set(self.workspace.channels)
+        tiers = {t.name for t in self.tiers}
+
+        def check(where: str, kind: str, names: list[str] | None, known: set[str]) -> None:
+            for n in names or []:
+                if n not in known:
+                    problems.append(f"{where}: unknown {kind} {n!r}; known: {sorted(known)}")
+
+        seen_rules: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            where = f"rules[{i}] ({rule.id})"
+            if rule.id in seen_rules:
+                problems.append(f"{where}.id: duplicate rule id {rule.id!r}")
+            seen_rules.add(rule.id)
+            for label, f in (("", rule), ("counts.", rule.counts), ("applies.", rule.applies)):
+                if f is None:
+                    continue
+                check(f"{where}.{label}channels", "channel", f.channels, channels)
+                check(f"{where}.{label}families", "family", f.families, set(self.families))
+                check(f"{where}.{label}brands", "brand", f.brands, set(self.brands))
+            if isinstance(rule, CapRule) and isinstance(rule.max, dict):
+                check(f"{where}.max", "tier", [k for k in rule.max if k != "default"], tiers)
+        if self.tolerance.enabled:
+            check("tolerance.blocks", "family", self.tolerance.blocks, set(self.families))
+        names: set[str] = set()
+        for i, acc in enumerate(self.accounts):
+            where = f"accounts[{i}] ({acc.name})"
+            if acc.name in names:
+                problems.append(f"{where}.name: duplicate account name {acc.name!r}")
+            names.add(acc.name)
+            if acc.brand is not None and acc.brand not in self.brands:
+                problems.append(f"{where}.brand: unknown brand {acc.brand!r}; known: {sorted(self.brands)}")
+            list_names: set[str] = set()
+            for j, lst in enumerate(acc.lists):
+                lw = f"{where}.lists[{j}]"
+                if lst.name in list_names:
+                    problems.append(f"{lw}.name: duplicate list name {lst.name!r}")
+                list_names.add(lst.name)
+                check(f"{lw}.channel", "channel", [lst.channel], channels)
+                check(f"{lw}.family", "family", [lst.family], set(self.families))
+                brand = lst.brand or acc.brand
+                if brand is None:
+                    problems.append(f"{lw}.brand: a list needs a brand (here or on the account)")
+                else:
+                    check(f"{lw}.brand", "brand", [brand], set(self.brands))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def ledger_path(self) -> Path:
+        p = Path(self.workspace.ledger)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def resolve(self, path: str) -> Path:
+        """A path from the file, relative to the config file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def account(self, name: str) -> AccountConfig:
+        for acc in self.accounts:
+            if acc.name == name:
+                return acc
+        msg = f"unknown account {name!r}; configured: {[a.name for a in self.accounts]}"
+        raise ConfigError(msg)
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("cap", "gap", "quiet", "hours", "function-after[_period(), CapRule]"):
+            # discriminated-union branch names are noise in a key path
+            continue
+        elif str(part).startswith(("function-", "union[", "float", "dict[", "AttributeMax", "int")):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid configuration"]
+    seen: set[str] = set()
+    for err in exc.errors():
+        path = _loc(tuple(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        if path == "(top level)":
+            # cross-reference problems carry their own key paths
+            for problem in msg.split("; "):
+                lines.append(f"  {problem}")
+            continue
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling against the config reference)"
+        line = f"  {path}: {msg}"
+        if "input" in err and repr(err["input"]) not in msg and err["type"] not in ("missing", "extra_forbidden") and not isinstance(
+            err["input"], dict | list
+        ):
+            line += f" (got {err['input']!r})"
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], *, source: str = "<config>", base_dir: Path | None = None) -> WorkspaceConfig:
+    """Validate a config mapping; raise ConfigError naming ``source`` and the key path."""
+    try:
+        cfg = WorkspaceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+    return cfg.model_copy(update={"base_dir": base_dir or Path(".")})
+
+
+def load_config(path: str | Path) -> WorkspaceConfig:
+    """Read and validate a workspace TOML file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        msg = f"{p}: config file not found (pass --config PATH or create pressure.toml)"
+        raise ConfigError(msg) from None
+    except OSError as exc:
+        msg = f"{p}: cannot read config file: {exc.strerror}"
+        raise ConfigError(msg) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{p}: not valid TOML: {exc}"
+        raise ConfigError(msg) from None
+    return parse_config(data, source=str(p), base_dir=p.resolve().parent)

@@ -1,0 +1,87 @@
+"""What a connector is: a subclass with a settings model and three hooks."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..config import AccountConfig, ListConfig, WorkspaceConfig, format_validation_error
+from ..errors import ConfigError
+from ..ledger.store import Member
+from ..models import Batch
+
+
+@dataclass(slots=True)
+class PushBatch:
+    """Contact ids the platform confirmed added to and removed from one list."""
+
+    added: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+
+
+class Connector(ABC):
+    """Base class of every platform connector.
+
+    A subclass sets :attr:`name` and :attr:`settings_model` and implements
+    :meth:`check`, :meth:`pull` and :meth:`push`. It is registered under the
+    ``pressure_sdk.connectors`` entry-point group of its distribution.
+    """
+
+    #: connector name used in the workspace file (``connector = "files"``)
+    name: ClassVar[str]
+    #: pydantic model validating ``[accounts.settings]``
+    settings_model: ClassVar[type[BaseModel]]
+    #: largest number of list changes the platform accepts in one call
+    max_batch: ClassVar[int] = 10_000
+
+    def __init__(self, account: AccountConfig, settings: Any, *, base_dir: Path, timezone: str) -> None:
+        self.account = account
+        self.settings = settings
+        self.base_dir = base_dir
+        self.timezone = timezone
+
+    @classmethod
+    def from_account(cls, account: AccountConfig, cfg: WorkspaceConfig, index: int | None = None) -> Connector:
+        """Validate the account's settings; errors name the account's key path."""
+        try:
+            settings = cls.settings_model.model_validate(account.settings)
+        except ValidationError as exc:
+            where = f"accounts[{index}].settings" if index is not None else f"account {account.name!r} settings"
+            text = format_validation_error("", exc).splitlines()[1:]
+            lines = [f"  {where}.{line.strip()}" for line in text]
+            msg = "\n".join([f"{cfg.base_dir / 'pressure.toml'}: invalid settings for connector {cls.name!r}", *lines])
+            raise ConfigError(msg) from None
+        return cls(account, settings, base_dir=cfg.base_dir, timezone=cfg.workspace.timezone)
+
+    def resolve(self, path: str) -> Path:
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @abstractmethod
+    def check(self) -> str:
+        """Try the connection; return what was checked, or raise ConnectorError."""
+
+    @abstractmethod
+    def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
+        """Yield batches of events newer than ``state``, each carrying the state that covers it."""
+
+    @abstractmethod
+    def push(
+        self,
+        lst: ListConfig,
+        adds: Sequence[Member],
+        removes: Sequence[Member],
+        members: Sequence[Member],
+    ) -> Iterator[PushBatch]:
+        """Apply adds and removes to the platform's list; yield each batch once confirmed.
+
+        ``members`` is the whole list as it should be after the push.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release sessions or files."""

@@ -1,0 +1,557 @@
+"""Ledger storage on SQLite through sqlite-utils.
+
+Hot paths use the connection directly with ``executemany``; sqlite-utils owns the
+database object, transactions (``atomic``) and migrations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..errors import LedgerError
+from ..models import CONSENT_TYPES, Batch, ContactUpdate, Engagement, Touch, normalize_email
+from .schema import BUCKET_SHIFT, migrations
+
+_CHUNK = 500  # bound parameters per IN (…) query, well under SQLite's limit
+_UID_MASK = (1 << 63) - 1
+_CONTACT_CACHE = 200_000
+
+
+def event_uid(account: str, event_id: str) -> int:
+    """Stable 63-bit key of a source event: the same event always maps to the same row."""
+    digest = hashlib.blake2b(f"{account}\x00{event_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & _UID_MASK
+
+
+def buckets(since: int, until: int) -> list[int]:
+    """Buckets covering ``[since, until]``."""
+    return list(range(since >> BUCKET_SHIFT, (until >> BUCKET_SHIFT) + 1))
+
+
+@dataclass(slots=True, frozen=True)
+class ContactRow:
+    id: int
+    email: str
+    timezone: str | None
+    paused_until: int | None
+    attributes: dict[str, Any]
+    first_seen: int | None
+    tier: str | None
+    capital: float | None
+    care: bool
+
+
+@dataclass(slots=True)
+class IngestResult:
+    touches_added: int = 0
+    engagements_added: int = 0
+    contacts_added: int = 0
+    skipped_erased: int = 0
+    contact_ids: set[int] = field(default_factory=set)
+
+    def merge(self, other: IngestResult) -> None:
+        self.touches_added += other.touches_added
+        self.engagements_added += other.engagements_added
+        self.contacts_added += other.contacts_added
+        self.skipped_erased += other.skipped_erased
+        self.contact_ids |= other.contact_ids
+
+
+@dataclass(slots=True, frozen=True)
+class Member:
+    """A list member as a connector needs it."""
+
+    contact_id: int
+    email: str
+    external_id: str | None
+
+
+class Ledger:
+    """The pressure ledger: one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, path: str | Path = ":memory:", *, cache_mb: int = 64) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            self.db = Database(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            # Erasure must leave nothing readable in the file's free pages.
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            migrations.apply(self.db)
+        except sqlite3.DatabaseError as exc:
+            msg = f"{self.path}: cannot open the ledger: {exc} (is it a pressure-sdk ledger file?)"
+            raise LedgerError(msg) from None
+        self.conn = conn
+        self._lock = threading.RLock()
+        self._ids: OrderedDict[str, int] = OrderedDict()
+        self._salt = self._meta_salt()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction; ``immediate`` takes the write lock before reading."""
+        with self._lock:
+            if immediate and not self.conn.in_transaction:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+            else:
+                with self.db.atomic():
+                    yield self.conn
+
+    def _meta_salt(self) -> str:
+        row = self.conn.execute("SELECT value FROM meta WHERE key='tombstone_salt'").fetchone()
+        if row:
+            return str(row[0])
+        salt = os.urandom(16).hex()
+        with self.transaction():
+            self.conn.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('tombstone_salt', ?)", (salt,)
+            )
+        return str(self.conn.execute("SELECT value FROM meta WHERE key='tombstone_salt'").fetchone()[0])
+
+    def _tombstone(self, email: str) -> str:
+        return hashlib.sha256(f"{self._salt}:{email}".encode()).hexdigest()
+
+    # -- contacts ---------------------------------------------------------------
+
+    def contact_ids(self, emails: Iterable[str], *, create_at: int | None = None) -> dict[str, int]:
+        """Map normalized emails to contact ids; with ``create_at``, create missing contacts.
+
+        Erased contacts (tombstoned) are never created again and are left out of the map.
+        """
+        out: dict[str, int] = {}
+        missing: list[str] = []
+        for e in set(emails):
+            cid = self._ids.get(e)
+            if cid is None:
+                missing.append(e)
+            else:
+                out[e] = cid
+        for i in range(0, len(missing), _CHUNK):
+            chunk = missing[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for email, cid in self.conn.execute(
+                f"SELECT email, id FROM contacts WHERE email IN ({marks})", chunk
+            ):
+                out[email] = cid
+        if create_at is not None:
+            new = [e for e in missing if e not in out]
+            if new:
+                dead = self._erased(new)
+                new = [e for e in new if e not in dead]
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO contacts(email, first_seen) VALUES (?, ?)",
+                    [(e, create_at) for e in new],
+                )
+                for i in range(0, len(new), _CHUNK):
+                    chunk = new[i : i + _CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    for email, cid in self.conn.execute(
+                        f"SELECT email, id FROM contacts WHERE email IN ({marks})", chunk
+                    ):
+                        out[email] = cid
+        for e in missing:
+            if e in out:
+                self._ids[e] = out[e]
+        while len(self._ids) > _CONTACT_CACHE:
+            self._ids.popitem(last=False)
+        return out
+
+    def _erased(self, emails: Sequence[str]) -> set[str]:
+        if not self.conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone():
+            return set()
+        hashes = {self._tombstone(e): e for e in emails}
+        found: set[str] = set()
+        keys = list(hashes)
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for (h,) in self.conn.execute(f"SELECT hash FROM tombstones WHERE hash IN ({marks})", chunk):
+                found.add(hashes[h])
+        return found
+
+    def contact(self, email: str) -> ContactRow | None:
+        row = self.conn.execute(
+            "SELECT id, email, timezone, paused_until, attributes, first_seen, tier, capital, care "
+            "FROM contacts WHERE email = ?",
+            (normalize_email(email),),
+        ).fetchone()
+        return _contact_row(row) if row else None
+
+    def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
+        ids = list(ids)
+        out: dict[int, ContactRow] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                "SELECT id, email, timezone, paused_until, attributes, first_seen, tier, capital, care "
+                f"FROM contacts WHERE id IN ({marks})",
+                chunk,
+            ):
+                out[row[0]] = _contact_row(row)
+        return out
+
+    def iter_contacts(self, account: str | None = None) -> Iterator[ContactRow]:
+        """Every contact (of one account, through its identities), streamed."""
+        cols = "c.id, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen, c.tier, c.capital, c.care"
+        if account is None:
+            cur = self.conn.execute(f"SELECT {cols} FROM contacts c ORDER BY c.id")
+        else:
+            cur = self.conn.execute(
+                f"SELECT {cols} FROM identities i JOIN contacts c ON c.id = i.contact_id "
+                "WHERE i.account = ? ORDER BY c.id",
+                (account,),
+            )
+        for row in cur:
+            yield _contact_row(row)
+
+    # -- ingest -----------------------------------------------------------------
+
+    def ingest(self, batch: Batch, *, account: str, default_brand: str | None = None) -> IngestResult:
+        """Write one batch and, if it carries one, its watermark, in one transaction."""
+        with self.transaction():
+            result = self._ingest(batch, account, default_brand)
+            if batch.state is not None:
+                self._set_watermark(account, batch.state)
+        return result
+
+    def _ingest(self, batch: Batch, account: str, default_brand: str | None) -> IngestResult:
+        result = IngestResult()
+        first_seen: dict[str, int] = {}
+        for t in batch.touches:
+            if t.at < first_seen.get(t.email, 1 << 62):
+                first_seen[t.email] = t.at
+        for e in batch.engagements:
+            if e.at < first_seen.get(e.email, 1 << 62):
+                first_seen[e.email] = e.at
+        for c in batch.contacts:
+            first_seen.setdefault(c.email, 0)
+        if not first_seen:
+            return result
+        before = self.conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] if batch.contacts else None
+        ids = self._resolve(first_seen)
+        result.skipped_erased = sum(1 for e in first_seen if e not in ids)
+        result.contact_ids = set(ids.values())
+        conn = self.conn
+        if batch.touches:
+            rows = []
+            for t in batch.touches:
+                cid = ids.get(t.email)
+                if cid is None:
+                    continue
+                rows.append(
+                    (
+                        t.at >> BUCKET_SHIFT,
+                        cid,
+                        t.at,
+                        event_uid(account, t.event_id),
+                        t.channel,
+                        t.brand or default_brand or "",
+                        t.family,
+                        t.weight,
+                        account,
+                        t.campaign,
+                        t.product,
+                    )
+                )
+            rows.sort()
+            n0 = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO touches VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            result.touches_added = conn.total_changes - n0
+        if batch.engagements:
+            erows = []
+            consent: list[tuple[int, str, str, int]] = []
+            for e in batch.engagements:
+                cid = ids.get(e.email)
+                if cid is None:
+                    continue
+                erows.append(
+                    (
+                        e.at >> BUCKET_SHIFT,
+                        cid,
+                        e.at,
+                        event_uid(account, e.event_id),
+                        e.type,
+                        e.channel,
+                        e.brand or default_brand,
+                        e.product,
+                        account,
+                    )
+                )
+                if e.type in CONSENT_TYPES:
+                    status = {"unsubscribe": "unsubscribed", "complaint": "complained"}.get(
+                        e.type, "subscribed"
+                    )
+                    consent.append((cid, e.channel or "email", status, e.at))
+            erows.sort()
+            n0 = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO engagements VALUES (?,?,?,?,?,?,?,?,?)", erows)
+            result.engagements_added = conn.total_changes - n0
+            # Latest event wins, whatever order pages arrive in.
+            conn.executemany(
+                "INSERT INTO consent(contact_id, channel, status, at) VALUES (?,?,?,?) "
+                "ON CONFLICT(contact_id, channel) DO UPDATE SET status=excluded.status, at=excluded.at "
+                "WHERE excluded.at > consent.at OR (excluded.at = consent.at AND excluded.status != 'subscribed')",
+                consent,
+            )
+        if batch.contacts:
+            self._update_contacts(batch.contacts, ids, account)
+            result.contacts_added = self.conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] - before
+        ident = [(account, email, cid) for email, cid in ids.items()]
+        conn.executemany(
+            "INSERT OR IGNORE INTO identities(account, external_id, contact_id) VALUES (?,?,?)", ident
+        )
+        return result
+
+    def _resolve(self, first_seen: dict[str, int]) -> dict[str, int]:
+        ids = self.contact_ids(first_seen, create_at=min(first_seen.values()))
+        # first_seen follows the earliest event we know of
+        early = [(at, ids[e]) for e, at in first_seen.items() if e in ids and at > 0]
+        if early:
+            self.conn.executemany(
+                "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)",
+                [(at, cid, at) for at, cid in early],
+            )
+        return ids
+
+    def _update_contacts(self, updates: list[ContactUpdate], ids: dict[str, int], account: str) -> None:
+        for u in updates:
+            cid = ids.get(u.email)
+            if cid is None:
+                continue
+            row = self.conn.execute("SELECT attributes FROM contacts WHERE id = ?", (cid,)).fetchone()
+            attrs = json.loads(row[0]) if row and row[0] else {}
+            attrs.update(u.attributes)
+            self.conn.execute(
+                "UPDATE contacts SET timezone = COALESCE(?, timezone), paused_until = ?, attributes = ? WHERE id = ?",
+                (u.timezone, u.paused_until, json.dumps(attrs, sort_keys=True) if attrs else None, cid),
+            )
+            if u.external_id:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO identities(account, external_id, contact_id) VALUES (?,?,?)",
+                    (account, u.external_id, cid),
+                )
+
+    def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:
+        """Record sends made by the caller's own code (the ``record()`` of decide/record)."""
+        return self.ingest(Batch(touches=list(touches)), account=account)
+
+    # -- reads for the policy ---------------------------------------------------
+
+    def touches_of(self, contact_id: int, since: int, until: int) -> list[tuple[int, str, str, str, float | None]]:
+        """(at, channel, brand, family, weight) of one contact with ``since < at <= until``."""
+        bs = buckets(since, until)
+        marks = ",".join("?" * len(bs))
+        return self.conn.execute(
+            f"SELECT at, channel, brand, family, weight FROM touches WHERE bucket IN ({marks}) "
+            "AND contact_id = ? AND at > ? AND at <= ? ORDER BY at",
+            [*bs, contact_id, since, until],
+        ).fetchall()
+
+    def engagements_of(self, contact_id: int, since: int, until: int) -> list[tuple[int, str, str | None, str | None, str | None]]:
+        """(at, type, channel, brand, product) of one contact with ``since < at <= until``."""
+        bs = buckets(since, until)
+        marks = ",".join("?" * len(bs))
+        return self.conn.execute(
+            f"SELECT at, type, channel, brand, product FROM engagements WHERE bucket IN ({marks}) "
+            "AND contact_id = ? AND at > ? AND at <= ? ORDER BY at",
+            [*bs, contact_id, since, until],
+        ).fetchall()
+
+    def consent_of(self, contact_id: int) -> dict[str, tuple[str, int]]:
+        return {
+            ch: (status, at)
+            for ch, status, at in self.conn.execute(
+                "SELECT channel, status, at FROM consent WHERE contact_id = ?", (contact_id,)
+            )
+        }
+
+    def scan_touches(self, since: int, until: int) -> Iterator[tuple[int, int, str, str, str, float | None]]:
+        """(contact_id, at, channel, brand, family, weight) of every touch in the window, by contact."""
+        return self.conn.execute(
+            "SELECT contact_id, at, channel, brand, family, weight FROM touches "
+            "WHERE bucket >= ? AND bucket <= ? AND at > ? AND at <= ? ORDER BY contact_id, at",
+            (since >> BUCKET_SHIFT, until >> BUCKET_SHIFT, since, until),
+        )
+
+    def scan_engagements(
+        self, since: int, until: int, types: Iterable[str] | None = None, contact_ids: Iterable[int] | None = None
+    ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None]]:
+        """(contact_id, at, type, channel, brand, product) in the window, by contact."""
+        sql = (
+            "SELECT contact_id, at, type, channel, brand, product FROM engagements "
+            "WHERE bucket >= ? AND bucket <= ? AND at > ? AND at <= ?"
+        )
+        params: list[Any] = [since >> BUCKET_SHIFT, until >> BUCKET_SHIFT, since, until]
+        if types is not None:
+            ts = sorted(set(types))
+            sql += f" AND type IN ({','.join('?' * len(ts))})"
+            params += ts
+        if contact_ids is not None:
+            self._temp_ids(contact_ids)
+            sql += " AND contact_id IN (SELECT id FROM temp.scope_ids)"
+        return self.conn.execute(sql + " ORDER BY contact_id, at", params)
+
+    def _temp_ids(self, ids: Iterable[int]) -> None:
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_ids (id INTEGER PRIMARY KEY)")
+        self.conn.execute("DELETE FROM temp.scope_ids")
+        self.conn.executemany("INSERT OR IGNORE INTO temp.scope_ids VALUES (?)", ((i,) for i in ids))
+
+    def consent_all(self) -> dict[int, dict[str, tuple[str, int]]]:
+        """Consent states that are not plain 'subscribed', per contact (small by nature)."""
+        out: dict[int, dict[str, tuple[str, int]]] = {}
+        for cid, ch, status, at in self.conn.execute(
+            "SELECT contact_id, channel, status, at FROM consent WHERE status != 'subscribed'"
+        ):
+            out.setdefault(cid, {})[ch] = (status, at)
+        return out
+
+    # -- scoring ----------------------------------------------------------------
+
+    def set_scores(self, rows: Iterable[tuple[str, float, float, bool, int, int]]) -> None:
+        """(tier, score, capital, care, scored_at, contact_id) for each contact."""
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE contacts SET tier = ?, score = ?, capital = ?, care = ?, scored_at = ? WHERE id = ?",
+                rows,
+            )
+
+    # -- watermarks -------------------------------------------------------------
+
+    def watermark(self, account: str) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT state FROM watermarks WHERE account = ?", (account,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def _set_watermark(self, account: str, state: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT INTO watermarks(account, state, updated_at) VALUES (?, ?, strftime('%s','now')) "
+            "ON CONFLICT(account) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            (account, json.dumps(state, sort_keys=True)),
+        )
+
+    # -- suppression lists ------------------------------------------------------
+
+    def list_members(self, account: str, list_name: str) -> set[int]:
+        """Contact ids the platform last confirmed in this list."""
+        return {
+            cid
+            for (cid,) in self.conn.execute(
+                "SELECT contact_id FROM list_members WHERE account = ? AND list = ?", (account, list_name)
+            )
+        }
+
+    def members(self, account: str, contact_ids: Iterable[int]) -> list[Member]:
+        """Email and the account's external id of each contact, in contact-id order."""
+        ids = sorted(set(contact_ids))
+        out: list[Member] = []
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                Member(cid, email, ext)
+                for cid, email, ext in self.conn.execute(
+                    "SELECT c.id, c.email, (SELECT external_id FROM identities i WHERE i.account = ? "
+                    "AND i.contact_id = c.id LIMIT 1) FROM contacts c "
+                    f"WHERE c.id IN ({marks}) ORDER BY c.id",
+                    [account, *chunk],
+                )
+            )
+        return out
+
+    def confirm_push(self, account: str, list_name: str, added: Iterable[int], removed: Iterable[int]) -> None:
+        """Record one batch the platform confirmed."""
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO list_members(account, list, contact_id) VALUES (?,?,?)",
+                [(account, list_name, c) for c in added],
+            )
+            self.conn.executemany(
+                "DELETE FROM list_members WHERE account = ? AND list = ? AND contact_id = ?",
+                [(account, list_name, c) for c in removed],
+            )
+
+    # -- erasure ----------------------------------------------------------------
+
+    def forget(self, email: str) -> bool:
+        """Erase a contact completely and keep a one-way tombstone so it never comes back.
+
+        Returns whether the contact existed. The WAL is checkpointed and truncated so no
+        copy of the erased rows stays readable in the ledger's files.
+        """
+        key = normalize_email(email)
+        with self.transaction():
+            row = self.conn.execute("SELECT id FROM contacts WHERE email = ?", (key,)).fetchone()
+            self.conn.execute("INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(key),))
+            if row:
+                cid = row[0]
+                for table in ("touches", "engagements", "consent", "identities", "list_members"):
+                    self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (cid,))
+                self.conn.execute("DELETE FROM contacts WHERE id = ?", (cid,))
+        self._ids.pop(key, None)
+        if self.path != ":memory:":
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return row is not None
+
+    # -- figures ----------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        if table not in {"contacts", "touches", "engagements", "identities", "list_members", "tombstones"}:
+            msg = f"unknown ledger table {table!r}"
+            raise LedgerError(msg)
+        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+
+    def touch_counts(self, by: str) -> list[tuple[str, int]]:
+        if by not in {"channel", "brand", "family", "account"}:
+            msg = f"cannot group touches by {by!r}"
+            raise LedgerError(msg)
+        return self.conn.execute(
+            f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC"
+        ).fetchall()
+
+
+def _contact_row(row: Sequence[Any]) -> ContactRow:
+    return ContactRow(
+        id=row[0],
+        email=row[1],
+        timezone=row[2],
+        paused_until=row[3],
+        attributes=json.loads(row[4]) if row[4] else {},
+        first_seen=row[5],
+        tier=row[6],
+        capital=row[7],
+        care=bool(row[8]),
+    )

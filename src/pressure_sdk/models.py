@@ -1,0 +1,161 @@
+"""Plain data carried between the ledger, the policy and connectors.
+
+Dataclasses with slots, not pydantic: these sit in hot loops. Validation happens at the
+edges (config, connector parsing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ENGAGEMENT_TYPES = frozenset(
+    {
+        "delivered",
+        "open",
+        "click",
+        "reply",
+        "purchase",
+        "bounce",
+        "unsubscribe",
+        "resubscribe",
+        "complaint",
+        "incident",
+    }
+)
+#: engagement types that change a contact's consent state on a channel
+CONSENT_TYPES = frozenset({"unsubscribe", "resubscribe", "complaint"})
+
+
+def normalize_email(email: str) -> str:
+    """The contact key: trimmed, lower-cased email."""
+    return email.strip().lower()
+
+
+@dataclass(slots=True, frozen=True)
+class Touch:
+    """One solicitation sent to one contact."""
+
+    event_id: str
+    email: str
+    channel: str
+    brand: str
+    family: str
+    at: int
+    weight: float | None = None
+    campaign: str | None = None
+    product: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Engagement:
+    """What a contact did: open, click, purchase, unsubscribe, complaint, …"""
+
+    event_id: str
+    email: str
+    type: str
+    at: int
+    channel: str | None = None
+    brand: str | None = None
+    product: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ContactUpdate:
+    """Attributes of a contact as a source knows them."""
+
+    email: str
+    timezone: str | None = None
+    paused_until: int | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    external_id: str | None = None
+
+
+@dataclass(slots=True)
+class Batch:
+    """One page of pulled data and the watermark that covers it.
+
+    The sync commits the rows and ``state`` in one transaction, so a watermark never
+    moves past data that is not committed.
+    """
+
+    touches: list[Touch] = field(default_factory=list)
+    engagements: list[Engagement] = field(default_factory=list)
+    contacts: list[ContactUpdate] = field(default_factory=list)
+    state: dict[str, Any] | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Candidate:
+    """A message that may be sent: the question asked of the policy."""
+
+    email: str
+    channel: str
+    brand: str
+    family: str
+    at: int
+    weight: float | None = None
+    candidate_id: str = ""
+    value: float = 0.0
+    product: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class CountedTouch:
+    """A touch as the policy sees it (history or an accepted planned send)."""
+
+    at: int
+    channel: str
+    brand: str
+    family: str
+    weight: float
+    planned: bool = False
+
+
+@dataclass(slots=True, frozen=True)
+class Reason:
+    """Why a rule blocked a candidate, in figures and in words."""
+
+    rule_id: str
+    kind: str
+    message: str
+    counted: float | None = None
+    limit: float | None = None
+    until: int | None = None
+    touches: tuple[CountedTouch, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule_id,
+            "kind": self.kind,
+            "message": self.message,
+            "counted": self.counted,
+            "limit": self.limit,
+            "until": self.until,
+            "touches": [
+                {
+                    "at": t.at,
+                    "channel": t.channel,
+                    "brand": t.brand,
+                    "family": t.family,
+                    "weight": t.weight,
+                    "planned": t.planned,
+                }
+                for t in self.touches
+            ],
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class Decision:
+    """Allowed or blocked, with the reasons and when the contact is next allowed."""
+
+    candidate: Candidate
+    allowed: bool
+    reasons: tuple[Reason, ...] = ()
+    next_allowed_at: int | None = None
+    exempt: bool = False
+
+    @property
+    def blocking_rules(self) -> list[str]:
+        return [r.rule_id for r in self.reasons]

@@ -1,0 +1,412 @@
+"""Rule evaluation (DESIGN §5), pure: no I/O, no clock.
+
+A :class:`Policy` is compiled once from the workspace config. :meth:`Policy.evaluate`
+answers for one candidate given one contact's history; the ledger-backed API in
+:mod:`pressure_sdk.workspace` and the arbiter feed it.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import (
+    AttributeMax,
+    CapRule,
+    Filter,
+    GapRule,
+    HoursRule,
+    QuietRule,
+    WorkspaceConfig,
+)
+from .models import Candidate, CountedTouch, Reason
+from .timeutil import WEEKDAYS, calendar_period, format_duration, local_weekday_minute, to_iso
+
+_DAY = 86400
+
+
+@dataclass(slots=True, frozen=True)
+class Match:
+    """A compiled :class:`~pressure_sdk.config.Filter`; ``None`` means any."""
+
+    channels: frozenset[str] | None
+    families: frozenset[str] | None
+    brands: frozenset[str] | None
+
+    @classmethod
+    def of(cls, f: Filter) -> Match:
+        def s(v: list[str] | None) -> frozenset[str] | None:
+            return None if v is None else frozenset(v)
+
+        return cls(s(f.channels), s(f.families), s(f.brands))
+
+    def __call__(self, channel: str | None, brand: str | None, family: str | None) -> bool:
+        return (
+            (self.channels is None or channel in self.channels)
+            and (self.families is None or family in self.families)
+            and (self.brands is None or brand in self.brands)
+        )
+
+
+@dataclass(slots=True)
+class ContactState:
+    """What the policy needs to know about one contact besides its touches."""
+
+    timezone: str
+    tier: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    paused_until: int | None = None
+    #: channel -> (status, at); status is 'unsubscribed', 'complained' or 'subscribed'
+    consent: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: (at, type, channel, brand, product), ascending
+    engagements: Sequence[tuple[int, str, str | None, str | None, str | None]] = ()
+    capital: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class _Compiled:
+    rule: CapRule | GapRule | QuietRule | HoursRule
+    counts: Match
+    applies: Match
+
+
+class Policy:
+    """The workspace's families, brands and rules, compiled for evaluation."""
+
+    def __init__(self, cfg: WorkspaceConfig) -> None:
+        self.cfg = cfg
+        self.families = cfg.families
+        self.default_tz = cfg.workspace.timezone
+        self.week_start = WEEKDAYS.index(cfg.workspace.week_start)
+        self.brand_priority = {b: c.priority for b, c in cfg.brands.items()}
+        self.brand_group = {b: c.group for b, c in cfg.brands.items()}
+        self.rules = [_Compiled(r, Match.of(r.count_filter()), Match.of(r.apply_filter())) for r in cfg.rules]
+        self.tolerance = cfg.tolerance
+        spans = [0]
+        for r in cfg.rules:
+            if isinstance(r, CapRule):
+                spans.append(r.window or 0)
+                if r.calendar:
+                    spans.append({"day": 2, "week": 8, "month": 32}[r.calendar] * _DAY)
+            elif isinstance(r, GapRule):
+                spans.append(r.min_gap)
+        #: how far history must reach on each side of a candidate
+        self.lookback = max(spans)
+        quiet = [r.for_ for r in cfg.rules if isinstance(r, QuietRule)]
+        #: how far back engagements matter
+        self.quiet_lookback = max(quiet, default=0)
+        self.quiet_types = frozenset(t for r in cfg.rules if isinstance(r, QuietRule) for t in r.after)
+
+    # -- families and brands ----------------------------------------------------
+
+    def is_exempt(self, family: str) -> bool:
+        f = self.families.get(family)
+        return bool(f and f.exempt)
+
+    def weight(self, family: str, weight: float | None = None) -> float:
+        if weight is not None:
+            return weight
+        f = self.families.get(family)
+        return f.weight if f else 1.0
+
+    def family_priority(self, family: str) -> int:
+        f = self.families.get(family)
+        return f.priority if f else 0
+
+    def same_scope(self, scope: str, brand: str, other: str) -> bool:
+        if scope == "all":
+            return True
+        if scope == "group":
+            g = self.brand_group.get(brand)
+            if g is not None:
+                return self.brand_group.get(other) == g
+        return brand == other
+
+    def counted(self, touches: Sequence[tuple[int, str, str, str, float | None]], planned: bool = False) -> list[CountedTouch]:
+        """History rows ``(at, channel, brand, family, weight)`` as weighted touches."""
+        w = self.weight
+        return [CountedTouch(at, ch, br, fa, w(fa, wt), planned) for at, ch, br, fa, wt in touches]
+
+    # -- evaluation -------------------------------------------------------------
+
+    def evaluate(
+        self,
+        cand: Candidate,
+        state: ContactState,
+        history: Sequence[CountedTouch],
+        *,
+        plan: bool = False,
+        skip_hours: bool = False,
+    ) -> list[Reason]:
+        """Reasons that block ``cand``; empty when it is allowed.
+
+        ``history`` is sorted by time. In a real-time decision (``plan=False``) only
+        touches at or before the candidate count; in a plan, accepted planned sends on
+        both sides of its time count too.
+        """
+        if self.is_exempt(cand.family):
+            return []
+        reasons: list[Reason] = []
+        t = cand.at
+        status = state.consent.get(cand.channel)
+        if status and status[0] in ("unsubscribed", "complained"):
+            word = "unsubscribed from" if status[0] == "unsubscribed" else "complained about"
+            reasons.append(
+                Reason("consent", "consent", f"consent: {word} {cand.channel} on {_day(status[1], state.timezone)}")
+            )
+        if state.paused_until is not None and state.paused_until > t:
+            reasons.append(
+                Reason(
+                    "pause",
+                    "consent",
+                    f"consent: contact paused until {_day(state.paused_until, state.timezone)}",
+                    until=state.paused_until,
+                )
+            )
+        tol = self.tolerance
+        if tol.enabled and state.capital is not None and state.capital < tol.threshold and cand.family in tol.blocks:
+            reasons.append(
+                Reason(
+                    "tolerance",
+                    "tolerance",
+                    f"tolerance: capital {state.capital:g} below {tol.threshold:g}; contact flagged for care",
+                    counted=state.capital,
+                    limit=tol.threshold,
+                )
+            )
+        w = self.weight(cand.family, cand.weight)
+        if not plan:
+            # real time: the past only
+            history = history[: bisect.bisect_right(history, t, key=_at)]
+        for c in self.rules:
+            if not c.applies(cand.channel, cand.brand, cand.family):
+                continue
+            r = c.rule
+            if isinstance(r, CapRule):
+                reasons.extend(self._cap(c, r, cand, w, state, history, plan))
+            elif isinstance(r, GapRule):
+                reason = self._gap(c, r, cand, history)
+                if reason:
+                    reasons.append(reason)
+            elif isinstance(r, QuietRule):
+                reason = self._quiet(c, r, cand, state)
+                if reason:
+                    reasons.append(reason)
+            elif isinstance(r, HoursRule) and not skip_hours:
+                reason = self._hours(r, t, state.timezone)
+                if reason:
+                    reasons.append(reason)
+        return reasons
+
+    def _limit(self, r: CapRule, state: ContactState) -> tuple[float, str]:
+        m = r.max
+        if isinstance(m, AttributeMax):
+            v = state.attributes.get(m.attribute)
+            try:
+                return float(v), f"{m.attribute}={v}"
+            except (TypeError, ValueError):
+                return m.fallback, f"{m.attribute} fallback"
+        if isinstance(m, dict):
+            tier = state.tier or "default"
+            if tier in m:
+                return m[tier], f"tier {tier}"
+            return m["default"], f"tier {tier}: default"
+        return float(m), ""
+
+    def _cap(
+        self,
+        c: _Compiled,
+        r: CapRule,
+        cand: Candidate,
+        w: float,
+        state: ContactState,
+        history: Sequence[CountedTouch],
+        plan: bool,
+    ) -> list[Reason]:
+        t = cand.at
+        scope, brand = r.scope, cand.brand
+        counted = [
+            h
+            for h in history
+            if c.counts(h.channel, h.brand, h.family) and self.same_scope(scope, brand, h.brand)
+        ]
+        limit, why = self._limit(r, state)
+        where = f"{r.scope} {self.brand_group.get(brand) or brand}" if r.scope == "group" else (
+            f"brand {brand}" if r.scope == "brand" else "all brands"
+        )
+        extra = f", {why}" if why else ""
+        out: list[Reason] = []
+        if r.window is not None:
+            W = r.window
+            ends = [t]
+            if plan:
+                lo = bisect.bisect_right(counted, t, key=_at)
+                hi = bisect.bisect_left(counted, t + W, key=_at)
+                ends += [h.at for h in counted[lo:hi]]
+            worst, worst_end = -1.0, t
+            for e in ends:
+                s = sum(h.weight for h in counted if e - W < h.at <= e)
+                if s > worst:
+                    worst, worst_end = s, e
+            if limit <= 0 or worst + w > limit:
+                inside = tuple(h for h in counted if worst_end - W < h.at <= worst_end)
+                out.append(
+                    Reason(
+                        r.id,
+                        "cap",
+                        f"cap:{r.id} {worst:g}/{limit:g} in {format_duration(W)} ({where}{extra})",
+                        counted=worst,
+                        limit=limit,
+                        until=None if plan else _cap_release(inside, W, w, limit, t),
+                        touches=inside,
+                    )
+                )
+        if r.calendar is not None:
+            tz = state.timezone
+            start, end = calendar_period(t, r.calendar, tz, self.week_start)
+            stop = end if plan else t + 1
+            inside = tuple(h for h in counted if start <= h.at < stop)
+            s = sum(h.weight for h in inside)
+            if limit <= 0 or s + w > limit:
+                out.append(
+                    Reason(
+                        r.id,
+                        "cap",
+                        f"cap:{r.id} {s:g}/{limit:g} this {r.calendar} from {_day(start, tz)} ({where}{extra})",
+                        counted=s,
+                        limit=limit,
+                        until=None if limit < w else end,
+                        touches=inside,
+                    )
+                )
+        return out
+
+    def _gap(self, c: _Compiled, r: GapRule, cand: Candidate, history: Sequence[CountedTouch]) -> Reason | None:
+        t, g = cand.at, r.min_gap
+        near = [
+            h
+            for h in history
+            if abs(h.at - t) < g
+            and c.counts(h.channel, h.brand, h.family)
+            and self.same_scope(r.scope, cand.brand, h.brand)
+        ]
+        if not near:
+            return None
+        closest = min(near, key=lambda h: abs(h.at - t))
+        last_past = max((h.at for h in near if h.at <= t), default=None)
+        ago = format_duration(abs(t - closest.at)) if closest.at != t else "0s"
+        side = "ago" if closest.at <= t else "later"
+        return Reason(
+            r.id,
+            "gap",
+            f"gap:{r.id} a {closest.family} {closest.channel} touch {ago} {side}, min gap {format_duration(g)}",
+            counted=float(len(near)),
+            until=None if last_past is None else last_past + g,
+            touches=tuple(near),
+        )
+
+    def _quiet(self, c: _Compiled, r: QuietRule, cand: Candidate, state: ContactState) -> Reason | None:
+        t = cand.at
+        after = r.after
+        explicit = r.counts
+        hit = None
+        for at, typ, ch, br, product in state.engagements:
+            if at > t or t - at >= r.for_ or typ not in after:
+                continue
+            if explicit is not None and not c.counts(ch, br, None if explicit.families is None else cand.family):
+                continue
+            if r.match == "product" and (cand.product is None or product != cand.product):
+                continue
+            if hit is None or at > hit[0]:
+                hit = (at, typ, product)
+        if hit is None:
+            return None
+        at, typ, product = hit
+        what = f"{typ} of {product}" if r.match == "product" else typ
+        return Reason(
+            r.id,
+            "quiet",
+            f"quiet:{r.id} {what} on {_day(at, state.timezone)}, quiet for {format_duration(r.for_)}",
+            until=at + r.for_,
+        )
+
+    def _hours(self, r: HoursRule, t: int, tz: str) -> Reason | None:
+        day, minute = local_weekday_minute(t, tz)
+        for win in r.allowed:
+            s, e = win.minutes()
+            if WEEKDAYS[day] in win.days and s <= minute < e:
+                return None
+        return Reason(
+            r.id,
+            "hours",
+            f"hours:{r.id} {WEEKDAYS[day].capitalize()} {minute // 60:02d}:{minute % 60:02d} ({tz}) is outside the allowed hours",
+            until=self._next_open(r, t, tz),
+        )
+
+    def _next_open(self, r: HoursRule, t: int, tz: str) -> int | None:
+        # Minute steps would be exact but slow; window starts are the only candidates.
+        from datetime import datetime, timedelta
+
+        from .timeutil import zone
+
+        z = zone(tz)
+        local = datetime.fromtimestamp(t, z)
+        best: int | None = None
+        for offset in range(0, 8):
+            d = (local + timedelta(days=offset)).date()
+            for win in r.allowed:
+                if WEEKDAYS[d.weekday()] not in win.days:
+                    continue
+                s, _ = win.minutes()
+                start = int(datetime(d.year, d.month, d.day, s // 60, s % 60, tzinfo=z).timestamp())
+                if start > t and (best is None or start < best):
+                    best = start
+            if best is not None:
+                return best
+        return best
+
+    def next_allowed(
+        self,
+        cand: Candidate,
+        state: ContactState,
+        history: Sequence[CountedTouch],
+        reasons: list[Reason],
+    ) -> int | None:
+        """When the contact would next be allowed this candidate, if nothing else is sent."""
+        t = cand.at
+        for _ in range(16):
+            if not reasons:
+                return t
+            untils = [r.until for r in reasons]
+            if any(u is None for u in untils):
+                return None
+            t = max(max(u for u in untils if u is not None), t + 1)
+            moved = Candidate(
+                cand.email, cand.channel, cand.brand, cand.family, t, cand.weight, cand.candidate_id,
+                cand.value, cand.product,
+            )
+            reasons = self.evaluate(moved, state, history)
+        return None
+
+
+def _at(h: CountedTouch | int) -> int:
+    return h if isinstance(h, int) else h.at
+
+
+def _cap_release(inside: Sequence[CountedTouch], window: int, w: float, limit: float, t: int) -> int | None:
+    """Earliest time the rolling window has room for ``w``, if nothing else is sent."""
+    if limit < w or limit <= 0:
+        return None
+    s = sum(h.weight for h in inside)
+    for h in sorted(inside, key=_at):
+        if s + w <= limit:
+            break
+        s -= h.weight
+        t = h.at + window
+    return t
+
+
+def _day(ts: int, tz: str) -> str:
+    return (to_iso(ts, tz) or "")[:10]
