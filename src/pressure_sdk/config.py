@@ -22,7 +22,7 @@ from pydantic import (
 
 from .errors import ConfigError
 from .models import ENGAGEMENT_TYPES
-from .timeutil import WEEKDAYS, parse_duration, zone
+from .timeutil import WEEKDAYS, parse_duration, parse_instant, zone
 
 DEFAULT_CHANNELS = ("email", "sms", "push", "call", "mail", "ads")
 _SECRET_KEY = re.compile(r"(token|secret|password|api_?key|client_secret)$", re.IGNORECASE)
@@ -56,11 +56,20 @@ class WorkspaceSection(_Model):
     max_remove_share: float = Field(default=0.5, ge=0, le=1)
     #: lists smaller than this are never guarded
     guard_min_size: int = Field(default=20, ge=0)
+    #: evaluate as if it were this instant (demos, replays); unset means the real clock
+    now: str | None = None
 
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
         zone(v)
+        return v
+
+    @field_validator("now")
+    @classmethod
+    def _instant(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_instant(v, "UTC")
         return v
 
 
@@ -385,6 +394,13 @@ class WorkspaceConfig(_Model):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def clock(self) -> int | None:
+        """The frozen 'now' of ``workspace.now``, if set."""
+        if self.workspace.now is None:
+            return None
+        return parse_instant(self.workspace.now, self.workspace.timezone)
 
     @property
     def ledger_path(self) -> Path:

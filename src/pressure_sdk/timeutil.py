@@ -27,7 +27,7 @@ def parse_duration(text: str) -> int:
 
 def format_duration(seconds: int) -> str:
     """Shortest exact rendering of a duration: 604800 -> '7d'."""
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         size = _UNIT_SECONDS[unit]
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"

@@ -93,7 +93,6 @@ class Ledger:
             # Erasure must leave nothing readable in the file's free pages.
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
-            conn.execute("PRAGMA temp_store=MEMORY")
             migrations.apply(self.db)
         except sqlite3.DatabaseError as exc:
             msg = f"{self.path}: cannot open the ledger: {exc} (is it a pressure-sdk ledger file?)"
@@ -225,19 +224,45 @@ class Ledger:
                 out[row[0]] = _contact_row(row)
         return out
 
-    def iter_contacts(self, account: str | None = None) -> Iterator[ContactRow]:
-        """Every contact (of one account, through its identities), streamed."""
+    def iter_contacts(self, account: str | None = None, *, page: int = 10_000) -> Iterator[ContactRow]:
+        """Every contact (of one account, through its identities), in id order.
+
+        Read in keyset pages so callers may write to the ledger while iterating.
+        """
         cols = "c.id, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen, c.tier, c.capital, c.care"
-        if account is None:
-            cur = self.conn.execute(f"SELECT {cols} FROM contacts c ORDER BY c.id")
-        else:
-            cur = self.conn.execute(
-                f"SELECT {cols} FROM identities i JOIN contacts c ON c.id = i.contact_id "
-                "WHERE i.account = ? ORDER BY c.id",
-                (account,),
-            )
-        for row in cur:
-            yield _contact_row(row)
+        last = -1
+        while True:
+            if account is None:
+                rows = self.conn.execute(
+                    f"SELECT {cols} FROM contacts c WHERE c.id > ? ORDER BY c.id LIMIT ?", (last, page)
+                ).fetchall()
+            else:
+                rows = self.conn.execute(
+                    f"SELECT {cols} FROM identities i JOIN contacts c ON c.id = i.contact_id "
+                    "WHERE i.account = ? AND c.id > ? GROUP BY c.id ORDER BY c.id LIMIT ?",
+                    (account, last, page),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _contact_row(row)
+            last = rows[-1][0]
+
+    def iter_contacts_with_accounts(self, *, page: int = 10_000) -> Iterator[tuple[ContactRow, list[str]]]:
+        """Every contact that has an identity, with the accounts it belongs to, in id order."""
+        cols = "c.id, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen, c.tier, c.capital, c.care"
+        last = -1
+        while True:
+            rows = self.conn.execute(
+                f"SELECT {cols}, group_concat(i.account, char(31)) FROM contacts c "
+                "JOIN identities i ON i.contact_id = c.id WHERE c.id > ? GROUP BY c.id ORDER BY c.id LIMIT ?",
+                (last, page),
+            ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _contact_row(row), sorted(set(row[9].split("\x1f")))
+            last = rows[-1][0]
 
     # -- ingest -----------------------------------------------------------------
 
@@ -534,6 +559,29 @@ class Ledger:
             raise LedgerError(msg)
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
+    def weekly_pressure(self, now: int, policy_weights: dict[str, float]) -> list[tuple[str, int, int]]:
+        """(tier, weighted touches in the last 7 days capped at 5 meaning 5+, contacts)."""
+        since = now - 7 * 86400
+        cases = " ".join(f"WHEN ? THEN {float(w)!r}" for w in policy_weights.values())
+        weight = f"COALESCE(t.weight, CASE t.family {cases} ELSE 1.0 END)" if cases else "COALESCE(t.weight, 1.0)"
+        return self.conn.execute(
+            f"""SELECT COALESCE(c.tier, 'unscored') AS tier, MIN(CAST(COALESCE(p.n, 0) AS INTEGER), 5) AS level,
+                       COUNT(*) FROM contacts c
+                LEFT JOIN (SELECT contact_id, SUM({weight}) AS n FROM touches t
+                           WHERE bucket >= ? AND bucket <= ? AND at > ? AND at <= ? GROUP BY contact_id) p
+                       ON p.contact_id = c.id
+                GROUP BY tier, level ORDER BY tier, level""",
+            [*policy_weights.keys(), since >> BUCKET_SHIFT, now >> BUCKET_SHIFT, since, now],
+        ).fetchall()
+
+    def watermarks(self) -> list[tuple[str, str, int]]:
+        return self.conn.execute("SELECT account, state, updated_at FROM watermarks ORDER BY account").fetchall()
+
+    def list_sizes(self) -> list[tuple[str, str, int]]:
+        return self.conn.execute(
+            "SELECT account, list, COUNT(*) FROM list_members GROUP BY account, list ORDER BY account, list"
+        ).fetchall()
+
     def touch_counts(self, by: str) -> list[tuple[str, int]]:
         if by not in {"channel", "brand", "family", "account"}:
             msg = f"cannot group touches by {by!r}"
@@ -541,6 +589,20 @@ class Ledger:
         return self.conn.execute(
             f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC"
         ).fetchall()
+
+
+def group_by_contact(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    """Consecutive rows of one contact (first column), without that column."""
+    cid = None
+    acc: list[tuple[Any, ...]] = []
+    for row in rows:
+        if row[0] != cid:
+            if cid is not None:
+                yield cid, acc
+            cid, acc = row[0], []
+        acc.append(row[1:])
+    if cid is not None:
+        yield cid, acc
 
 
 def _contact_row(row: Sequence[Any]) -> ContactRow:

@@ -1,0 +1,248 @@
+"""``pressure-sync``: thin commands over the SDK. Exit codes: 0 ok, 1 failure, 2 config/usage."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .config import WorkspaceConfig, load_config
+from .connectors.registry import available
+from .errors import PressureError
+from .ledger import Ledger
+from .planfile import read_candidates, summarize, write_plan
+from .sync import build_connectors, run_sync, select_accounts
+from .timeutil import parse_instant, to_iso
+from .workspace import Workspace
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _handle_errors(fn: F) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except PressureError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    envvar="PRESSURE_CONFIG",
+    default="pressure.toml",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Workspace file (or set PRESSURE_CONFIG).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+
+
+def _at(cfg: WorkspaceConfig, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, cfg.workspace.timezone)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--at") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="pressure-sync")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug) on stderr.")
+def cli(verbose: int) -> None:
+    """Keep one ledger of marketing pressure and push suppression lists to your platforms."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@cli.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Pull and compute everything, push nothing.")
+@click.option("--account", "accounts", multiple=True, metavar="NAME", help="Only this account (repeatable).")
+@click.option("--force", is_flag=True, help="Push even when a list would lose more than max_remove_share.")
+@click.option("--wait", type=float, default=0.0, show_default=True, help="Seconds to wait for another run's lock.")
+@click.option("--now", "now_text", metavar="ISO", help="Evaluate lists as of this instant (replays).")
+@json_option
+@_handle_errors
+def run(config_path: str, dry_run: bool, accounts: tuple[str, ...], force: bool, wait: float, now_text: str | None, as_json: bool) -> None:
+    """Pull every account, rescore, recompute and push suppression lists, report."""
+    cfg = load_config(config_path)
+    report = run_sync(cfg, accounts=accounts, dry_run=dry_run, force=force, wait=wait, now=_at(cfg, now_text))
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.table())
+    sys.exit(report.exit_code)
+
+
+@cli.command()
+@config_option
+@json_option
+@_handle_errors
+def check(config_path: str, as_json: bool) -> None:
+    """Validate the config and try each account's connection."""
+    cfg = load_config(config_path)
+    connectors = build_connectors(cfg, select_accounts(cfg, None))
+    results = []
+    for name, conn in connectors.items():
+        try:
+            results.append({"account": name, "ok": True, "message": conn.check()})
+        except PressureError as exc:
+            results.append({"account": name, "ok": False, "message": str(exc)})
+        finally:
+            conn.close()
+    ok = all(r["ok"] for r in results)
+    if as_json:
+        click.echo(json.dumps({"ok": ok, "config": str(config_path), "accounts": results}, indent=2))
+    else:
+        click.echo(f"{config_path}: configuration valid ({len(cfg.accounts)} accounts, {len(cfg.rules)} rules)")
+        for r in results:
+            click.echo(f"  {'ok    ' if r['ok'] else 'FAILED'} {r['account']}: {r['message']}")
+    sys.exit(0 if ok else 1)
+
+
+@cli.command()
+@config_option
+@click.option("--email", required=True)
+@click.option("--channel", required=True)
+@click.option("--brand", required=True)
+@click.option("--family", required=True)
+@click.option("--at", "at_text", metavar="ISO", help="Decide for this instant (default: now).")
+@click.option("--weight", type=float)
+@click.option("--product")
+@json_option
+@_handle_errors
+def decide(config_path: str, email: str, channel: str, brand: str, family: str, at_text: str | None, weight: float | None, product: str | None, as_json: bool) -> None:
+    """May this message go out? Prints the verdict, reasons and next allowed time."""
+    cfg = load_config(config_path)
+    with Workspace(cfg) as ws:
+        d = ws.decide(email, channel, brand, family, _at(cfg, at_text), weight=weight, product=product)
+        if as_json:
+            out = {
+                "allowed": d.allowed,
+                "exempt": d.exempt,
+                "at": to_iso(d.candidate.at),
+                "reasons": [r.as_dict() for r in d.reasons],
+                "next_allowed_at": to_iso(d.next_allowed_at),
+            }
+            click.echo(json.dumps(out, indent=2))
+        else:
+            click.echo(ws.explain(d))
+
+
+@cli.command()
+@config_option
+@click.option("--candidates", "candidates_path", required=True, type=click.Path(dir_okay=False), help="Candidates CSV.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the decisions CSV.")
+@json_option
+@_handle_errors
+def plan(config_path: str, candidates_path: str, out_path: str, as_json: bool) -> None:
+    """Arbitrate a batch of planned sends; writes accepted/rejected with reasons."""
+    cfg = load_config(config_path)
+    cands = read_candidates(candidates_path, cfg.workspace.timezone)
+    with Workspace(cfg) as ws:
+        decisions = ws.plan(cands)
+    write_plan(out_path, decisions, cfg.workspace.timezone)
+    summary = summarize(decisions)
+    accepted = sum(d.allowed for d in decisions)
+    if as_json:
+        click.echo(json.dumps({"candidates": len(decisions), "accepted": accepted, **summary}, indent=2))
+        return
+    click.echo(f"{len(decisions)} candidates: {accepted} accepted, {len(decisions) - accepted} rejected -> {out_path}")
+    if summary["rules"]:
+        click.echo("rejections per rule:")
+        for rule, n in summary["rules"].items():
+            click.echo(f"  {rule:<24} {n}")
+    click.echo("per brand:")
+    for brand, c in summary["brands"].items():
+        click.echo(f"  {brand:<24} accepted {c['accepted']:>6}  rejected {c['rejected']:>6}")
+
+
+@cli.command()
+@config_option
+@click.option("--now", "now_text", metavar="ISO", help="Measure weekly pressure as of this instant.")
+@json_option
+@_handle_errors
+def status(config_path: str, now_text: str | None, as_json: bool) -> None:
+    """Ledger figures: contacts, touches per channel/brand/family, weekly pressure per tier."""
+    cfg = load_config(config_path)
+    with Workspace(cfg) as ws:
+        led = ws.ledger
+        t = _at(cfg, now_text) or ws.now()
+        pressure: dict[str, dict[str, int]] = {}
+        for tier, level, n in led.weekly_pressure(t, {k: f.weight for k, f in cfg.families.items()}):
+            pressure.setdefault(tier, {})[f"{level}+" if level == 5 else str(level)] = n
+        out = {
+            "ledger": str(cfg.ledger_path),
+            "as_of": to_iso(t),
+            "contacts": led.count("contacts"),
+            "touches": led.count("touches"),
+            "engagements": led.count("engagements"),
+            "erased": led.count("tombstones"),
+            "touches_by": {by: dict(led.touch_counts(by)) for by in ("channel", "brand", "family")},
+            "weekly_pressure_by_tier": pressure,
+            "lists": [{"account": a, "list": lst, "size": n} for a, lst, n in led.list_sizes()],
+            "watermarks": {a: json.loads(s) for a, s, _ in led.watermarks()},
+        }
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"ledger {out['ledger']} as of {out['as_of']}")
+    click.echo(f"  contacts {out['contacts']}  touches {out['touches']}  engagements {out['engagements']}  erased {out['erased']}")
+    for by, counts in out["touches_by"].items():
+        click.echo(f"touches by {by}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    click.echo("contacts by weighted touches in the last 7 days, per tier:")
+    levels = ["0", "1", "2", "3", "4", "5+"]
+    click.echo(f"  {'tier':<10}" + "".join(f"{lv:>8}" for lv in levels))
+    for tier, dist in sorted(pressure.items()):
+        click.echo(f"  {tier:<10}" + "".join(f"{dist.get(lv, 0):>8}" for lv in levels))
+    for lst in out["lists"]:
+        click.echo(f"list {lst['account']}/{lst['list']}: {lst['size']} contacts")
+
+
+@cli.command()
+@json_option
+def connectors(as_json: bool) -> None:
+    """Installed connector plugins with their versions."""
+    infos = available()
+    if as_json:
+        click.echo(json.dumps([{"name": i.name, "distribution": i.distribution, "version": i.version, "target": i.target} for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no connector installed (pip install pressure-connector-files, …)")
+    for i in infos:
+        click.echo(f"{i.name:<12} {i.distribution} {i.version}  ({i.target})")
+
+
+@cli.command()
+@config_option
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_handle_errors
+def forget(config_path: str, email: str, yes: bool) -> None:
+    """Erase a contact from the ledger (right to erasure); later imports never bring it back."""
+    cfg = load_config(config_path)
+    if not yes:
+        click.confirm(f"Erase every trace of {email} from {cfg.ledger_path}?", abort=True)
+    with Ledger(cfg.ledger_path) as led:
+        existed = led.forget(email)
+    if existed:
+        click.echo(f"erased {email}; a one-way tombstone keeps it out of future imports")
+    else:
+        click.echo(f"{email} was not in the ledger; a one-way tombstone keeps it out of future imports")
+    click.echo("note: also erase it on each platform; suppression lists there are not changed by this command")
+
+
+def main() -> None:
+    cli()
+
+
+__all__ = ["cli", "main"]

@@ -1,0 +1,60 @@
+"""One run per workspace: an advisory file lock next to the ledger.
+
+``flock`` is released by the kernel when its holder dies, so a stale lock left by a
+killed run is simply taken over by the next one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from types import TracebackType
+
+from .errors import LockedError
+
+
+class WorkspaceLock:
+    def __init__(self, path: str | Path, *, wait: float = 0.0, poll: float = 0.2) -> None:
+        self.path = Path(path)
+        self.wait = wait
+        self.poll = poll
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + self.wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                    os.close(fd)
+                    msg = (
+                        f"another pressure-sync run (pid {holder}) holds {self.path}; "
+                        "wait for it to finish or pass --wait SECONDS"
+                    )
+                    raise LockedError(msg) from None
+                time.sleep(self.poll)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WorkspaceLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()

@@ -1,0 +1,199 @@
+"""The developer API: ``decide()`` before a send, ``record()`` after, or ``reserve()`` for both.
+
+A :class:`Workspace` ties the workspace config, its compiled policy and the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .arbiter import arbitrate
+from .config import WorkspaceConfig, load_config
+from .ledger import Ledger
+from .models import Batch, Candidate, CountedTouch, Decision, Touch, normalize_email
+from .policy import ContactState, Policy
+from .state import contact_state
+from .timeutil import now as clock_now
+from .timeutil import to_iso
+
+
+class Workspace:
+    """Config + policy + ledger: the entry point for code that sends messages."""
+
+    def __init__(self, config: WorkspaceConfig, ledger: Ledger | None = None) -> None:
+        self.config = config
+        self.policy = Policy(config)
+        self.ledger = ledger if ledger is not None else Ledger(config.ledger_path)
+        self._frozen = config.clock
+
+    def now(self) -> int:
+        """The workspace's current instant: ``workspace.now`` if set, else the clock."""
+        return self._frozen if self._frozen is not None else clock_now()
+
+    @classmethod
+    def open(cls, config_path: str | Path) -> Workspace:
+        """Load ``pressure.toml`` and open its ledger."""
+        return cls(load_config(config_path))
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one contact ------------------------------------------------------------
+
+    def _load(self, email: str, since: int, until: int) -> tuple[ContactState, list[CountedTouch]]:
+        p = self.policy
+        row = self.ledger.contact(email)
+        if row is None:
+            return contact_state(None, p.default_tz), []
+        engagements = (
+            self.ledger.engagements_of(row.id, since - p.quiet_lookback, until) if p.quiet_types else []
+        )
+        state = contact_state(row, p.default_tz, self.ledger.consent_of(row.id), engagements)
+        history = p.counted(self.ledger.touches_of(row.id, since - p.lookback, until))
+        return state, history
+
+    def _candidate(
+        self,
+        email: str,
+        channel: str,
+        brand: str,
+        family: str,
+        at: int | None,
+        weight: float | None,
+        product: str | None,
+    ) -> Candidate:
+        return Candidate(
+            normalize_email(email), channel, brand, family, self.now() if at is None else at, weight, "", 0.0, product
+        )
+
+    def _decide(self, cand: Candidate, *, explain: bool) -> Decision:
+        state, history = self._load(cand.email, cand.at, cand.at)
+        p = self.policy
+        exempt = p.is_exempt(cand.family)
+        reasons = p.evaluate(cand, state, history)
+        if not reasons:
+            return Decision(cand, True, (), cand.at, exempt)
+        nxt = p.next_allowed(cand, state, history, reasons) if explain else _earliest(reasons)
+        return Decision(cand, False, tuple(reasons), nxt, exempt)
+
+    def decide(
+        self,
+        email: str,
+        channel: str,
+        brand: str,
+        family: str,
+        at: int | None = None,
+        *,
+        weight: float | None = None,
+        product: str | None = None,
+    ) -> Decision:
+        """May this message go out now (or at ``at``)? Reads the past only; writes nothing."""
+        return self._decide(self._candidate(email, channel, brand, family, at, weight, product), explain=True)
+
+    def reserve(
+        self,
+        email: str,
+        channel: str,
+        brand: str,
+        family: str,
+        at: int | None = None,
+        *,
+        weight: float | None = None,
+        product: str | None = None,
+        event_id: str | None = None,
+        campaign: str | None = None,
+    ) -> Decision:
+        """Decide and, if allowed, record the touch in one atomic step.
+
+        Concurrent callers (threads or processes) never both take the last slot: the
+        ledger's write lock is held from the read of the history to the commit.
+        """
+        cand = self._candidate(email, channel, brand, family, at, weight, product)
+        with self.ledger.transaction(immediate=True):
+            decision = self._decide(cand, explain=False)
+            if decision.allowed:
+                touch = Touch(
+                    event_id or f"reserve-{uuid.uuid4().hex}",
+                    cand.email,
+                    channel,
+                    brand,
+                    family,
+                    cand.at,
+                    weight,
+                    campaign,
+                    product,
+                )
+                self.ledger.ingest(Batch(touches=[touch]), account="sdk")
+        return decision
+
+    def record(self, touches: Touch | Iterable[Touch], *, account: str = "sdk") -> int:
+        """Record sends your code made; returns how many were new."""
+        items = [touches] if isinstance(touches, Touch) else list(touches)
+        items = [t if t.email == normalize_email(t.email) else _renormalize(t) for t in items]
+        return self.ledger.record(items, account=account).touches_added
+
+    def explain(self, decision: Decision) -> str:
+        """A readable account of a decision: verdict, reasons, counted touches, next time."""
+        c = decision.candidate
+        tz = self._tz(c.email)
+        lines = [
+            f"{'ALLOWED' if decision.allowed else 'BLOCKED'}: {c.family} {c.channel} from {c.brand} "
+            f"to {c.email} at {to_iso(c.at, tz)}" + (" (exempt family)" if decision.exempt else "")
+        ]
+        for r in decision.reasons:
+            lines.append(f"  - {r.message}")
+            for t in r.touches:
+                mark = " (planned)" if t.planned else ""
+                lines.append(f"      {to_iso(t.at, tz)}  {t.brand:<14} {t.channel:<6} {t.family:<13} w={t.weight:g}{mark}")
+        if not decision.allowed:
+            when = to_iso(decision.next_allowed_at, tz) if decision.next_allowed_at else "not until consent changes"
+            lines.append(f"  next allowed: {when}")
+        return "\n".join(lines)
+
+    def _tz(self, email: str) -> str:
+        row = self.ledger.contact(email)
+        return (row.timezone if row else None) or self.policy.default_tz
+
+    # -- many contacts ----------------------------------------------------------
+
+    def plan(self, candidates: Sequence[Candidate]) -> list[Decision]:
+        """Arbitrate a batch of candidates; decisions come back in the input order.
+
+        Deterministic for the same ledger and candidates.
+        """
+        by_contact: dict[str, list[int]] = defaultdict(list)
+        cands = [c if c.email == normalize_email(c.email) else _renormalize(c) for c in candidates]
+        for i, c in enumerate(cands):
+            by_contact[c.email].append(i)
+        out: list[Decision | None] = [None] * len(cands)
+        p = self.policy
+        for email, idx in by_contact.items():
+            mine = [cands[i] for i in idx]
+            lo = min(c.at for c in mine)
+            hi = max(c.at for c in mine)
+            state, history = self._load(email, lo, hi + p.lookback)
+            for i, d in zip(idx, arbitrate(p, state, history, mine), strict=True):
+                out[i] = d
+        return [d for d in out if d is not None]
+
+
+def _earliest(reasons: Sequence[object]) -> int | None:
+    untils = [getattr(r, "until", None) for r in reasons]
+    if any(u is None for u in untils):
+        return None
+    return max(u for u in untils if u is not None)
+
+
+def _renormalize(x):  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    return replace(x, email=normalize_email(x.email))
