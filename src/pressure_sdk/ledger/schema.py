@@ -39,12 +39,14 @@ def _initial(db: Database) -> None:
     db.execute(
         """CREATE TABLE identities (
             account TEXT NOT NULL,
-            external_id TEXT NOT NULL,
             contact_id INTEGER NOT NULL,
-            PRIMARY KEY (account, external_id)
+            external_id TEXT,
+            PRIMARY KEY (account, contact_id)
         ) WITHOUT ROWID"""
     )
+    # one row per contact an account knows; external_id is the platform's own id, if any
     db.execute("CREATE INDEX identities_contact ON identities (contact_id)")
+    db.execute("CREATE INDEX identities_external ON identities (account, external_id)")
     db.execute(
         """CREATE TABLE touches (
             bucket INTEGER NOT NULL,

@@ -100,6 +100,8 @@ class Ledger:
         self.conn = conn
         self._lock = threading.RLock()
         self._ids: OrderedDict[str, int] = OrderedDict()
+        #: contacts this object created, for ingest figures
+        self.contacts_created = 0
         self._salt = self._meta_salt()
 
     # -- plumbing ---------------------------------------------------------------
@@ -153,7 +155,7 @@ class Ledger:
         """
         out: dict[str, int] = {}
         missing: list[str] = []
-        for e in set(emails):
+        for e in dict.fromkeys(emails):
             cid = self._ids.get(e)
             if cid is None:
                 missing.append(e)
@@ -171,10 +173,12 @@ class Ledger:
             if new:
                 dead = self._erased(new)
                 new = [e for e in new if e not in dead]
+                n0 = self.conn.total_changes
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO contacts(email, first_seen) VALUES (?, ?)",
                     [(e, create_at) for e in new],
                 )
+                self.contacts_created += self.conn.total_changes - n0
                 for i in range(0, len(new), _CHUNK):
                     chunk = new[i : i + _CHUNK]
                     marks = ",".join("?" * len(chunk))
@@ -287,8 +291,9 @@ class Ledger:
             first_seen.setdefault(c.email, 0)
         if not first_seen:
             return result
-        before = self.conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] if batch.contacts else None
+        created0 = self.contacts_created
         ids = self._resolve(first_seen)
+        result.contacts_added = self.contacts_created - created0
         result.skipped_erased = sum(1 for e in first_seen if e not in ids)
         result.contact_ids = set(ids.values())
         conn = self.conn
@@ -353,13 +358,12 @@ class Ledger:
                 "WHERE excluded.at > consent.at OR (excluded.at = consent.at AND excluded.status != 'subscribed')",
                 consent,
             )
+        conn.executemany(
+            "INSERT OR IGNORE INTO identities(account, contact_id) VALUES (?,?)",
+            [(account, cid) for cid in ids.values()],
+        )
         if batch.contacts:
             self._update_contacts(batch.contacts, ids, account)
-            result.contacts_added = self.conn.execute("SELECT COUNT(*) FROM contacts").fetchone()[0] - before
-        ident = [(account, email, cid) for email, cid in ids.items()]
-        conn.executemany(
-            "INSERT OR IGNORE INTO identities(account, external_id, contact_id) VALUES (?,?,?)", ident
-        )
         return result
 
     def _resolve(self, first_seen: dict[str, int]) -> dict[str, int]:
@@ -387,8 +391,9 @@ class Ledger:
             )
             if u.external_id:
                 self.conn.execute(
-                    "INSERT OR REPLACE INTO identities(account, external_id, contact_id) VALUES (?,?,?)",
-                    (account, u.external_id, cid),
+                    "INSERT INTO identities(account, contact_id, external_id) VALUES (?,?,?) "
+                    "ON CONFLICT(account, contact_id) DO UPDATE SET external_id = excluded.external_id",
+                    (account, cid, u.external_id),
                 )
 
     def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:
@@ -510,7 +515,7 @@ class Ledger:
                 Member(cid, email, ext)
                 for cid, email, ext in self.conn.execute(
                     "SELECT c.id, c.email, (SELECT external_id FROM identities i WHERE i.account = ? "
-                    "AND i.contact_id = c.id LIMIT 1) FROM contacts c "
+                    "AND i.contact_id = c.id) FROM contacts c "
                     f"WHERE c.id IN ({marks}) ORDER BY c.id",
                     [account, *chunk],
                 )
