@@ -1,0 +1,195 @@
+"""The pressure-sync commands, through click's runner and a small files workspace."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pressure_sdk.cli import cli
+
+CONFIG = """
+[workspace]
+ledger = "ledger.db"
+timezone = "Europe/Paris"
+now = "2026-11-16T12:00:00+01:00"
+
+[brands.acme]
+priority = 10
+
+[brands.beta]
+priority = 5
+
+[[accounts]]
+name = "acme"
+connector = "files"
+brand = "acme"
+settings = { touches = ["touches.csv"], engagements = ["engagements.csv"], out_dir = "out" }
+lists = [{ name = "acme-marketing-email" }]
+
+[[rules]]
+id = "email-weekly"
+kind = "cap"
+max = 2
+window = "7d"
+scope = "all"
+channels = ["email"]
+families = ["marketing"]
+"""
+
+TOUCHES = """event_id,email,channel,brand,family,sent_at
+t1,ana@example.com,email,acme,marketing,2026-11-14T10:00:00+01:00
+t2,ana@example.com,email,acme,marketing,2026-11-15T10:00:00+01:00
+t3,bob@example.com,email,acme,marketing,2026-11-15T10:00:00+01:00
+"""
+ENGAGEMENTS = """event_id,email,type,occurred_at,channel
+e1,cy@example.com,unsubscribe,2026-11-01T10:00:00+01:00,email
+"""
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    (tmp_path / "pressure.toml").write_text(CONFIG)
+    (tmp_path / "touches.csv").write_text(TOUCHES)
+    (tmp_path / "engagements.csv").write_text(ENGAGEMENTS)
+    return tmp_path / "pressure.toml"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize("command", ["run", "check", "decide", "plan", "status", "connectors", "forget"])
+def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
+    code, out = invoke(command, "--help")
+    assert code == 0 and "Usage:" in out
+    if command != "connectors":
+        assert "--config" in out
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"pressure-sync {command}" in readme
+
+
+def test_run_json_report_and_pushed_files(ws: Path) -> None:
+    code, out = invoke("run", "--config", str(ws), "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["ok"] is True and report["dry_run"] is False
+    (acc,) = report["accounts"]
+    assert acc["name"] == "acme" and acc["connector"] == "files" and acc["pulled"] == 4 and acc["error"] is None
+    (lst,) = acc["lists"]
+    assert (lst["name"], lst["size"], lst["added"], lst["removed"]) == ("acme-marketing-email", 2, 2, 0)
+    rows = list(csv.DictReader((ws.parent / "out" / "acme-marketing-email.csv").open()))
+    assert sorted(r["email"] for r in rows) == ["ana@example.com", "cy@example.com"]
+
+
+def test_run_table_and_dry_run(ws: Path) -> None:
+    code, out = invoke("run", "--config", str(ws), "--dry-run")
+    assert code == 0
+    assert "dry run" in out and "acme-marketing-email" in out and "1/1 accounts ok" in out
+    assert not (ws.parent / "out").exists()
+
+
+def test_bad_config_exits_2_and_names_the_key(ws: Path) -> None:
+    ws.write_text(CONFIG.replace('window = "7d"', 'window = "a week"'))
+    code, out = invoke("run", "--config", str(ws))
+    assert code == 2
+    assert "rules[0].window: expected a duration" in out
+
+
+def test_unknown_option_is_usage_error() -> None:
+    code, _ = invoke("run", "--no-such-flag")
+    assert code == 2
+
+
+def test_bad_export_row_fails_the_account_with_file_and_line(ws: Path) -> None:
+    (ws.parent / "touches.csv").write_text(TOUCHES + "t4,dan@example.com,email,acme,marketing,yesterday\n")
+    code, out = invoke("run", "--config", str(ws), "--json")
+    assert code == 1
+    err = json.loads(out)["accounts"][0]["error"]
+    assert "touches.csv:5" in err and "sent_at" in err
+
+
+def test_decide_json_and_text(ws: Path) -> None:
+    assert invoke("run", "--config", str(ws))[0] == 0
+    code, out = invoke("decide", "--config", str(ws), "--email", "ANA@example.com", "--channel", "email", "--brand", "beta", "--family", "marketing", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["allowed"] is False
+    assert d["reasons"][0]["rule"] == "email-weekly" and d["reasons"][0]["kind"] == "cap"
+    assert d["reasons"][0]["message"] == "cap:email-weekly 2/2 in 7d (all brands)"
+    assert d["next_allowed_at"] == "2026-11-21T09:00:00+00:00"
+    code, out = invoke("decide", "--config", str(ws), "--email", "bob@example.com", "--channel", "email", "--brand", "acme", "--family", "marketing")
+    assert code == 0 and out.startswith("ALLOWED")
+    code, out = invoke("decide", "--config", str(ws), "--email", "x@example.com", "--channel", "email", "--brand", "acme", "--family", "marketing", "--at", "soon")
+    assert code == 2 and "ISO 8601" in out
+
+
+def test_plan_writes_decisions_and_summary(ws: Path, tmp_path: Path) -> None:
+    invoke("run", "--config", str(ws))
+    cands = tmp_path / "cands.csv"
+    cands.write_text(
+        "candidate_id,email,channel,brand,family,planned_at,value\n"
+        "c1,bob@example.com,email,beta,marketing,2026-11-17T10:00:00+01:00,1\n"
+        "c2,bob@example.com,email,acme,marketing,2026-11-17T11:00:00+01:00,1\n"
+        "c3,ana@example.com,email,acme,marketing,2026-11-17T10:00:00+01:00,9\n"
+    )
+    out_csv = tmp_path / "plan.csv"
+    code, out = invoke("plan", "--config", str(ws), "--candidates", str(cands), "--out", str(out_csv))
+    assert code == 0, out
+    rows = {r["candidate_id"]: r for r in csv.DictReader(out_csv.open())}
+    # acme outranks beta: c2 takes bob's last slot, c1 is rejected; ana is already capped
+    assert rows["c2"]["decision"] == "accepted"
+    assert rows["c1"]["decision"] == "rejected" and "email-weekly" in rows["c1"]["reasons"]
+    assert rows["c3"]["decision"] == "rejected"
+    assert "3 candidates: 1 accepted, 2 rejected" in out and "email-weekly" in out
+
+
+def test_plan_bad_candidates_file_names_the_line(ws: Path, tmp_path: Path) -> None:
+    cands = tmp_path / "cands.csv"
+    cands.write_text("candidate_id,email,channel,brand,family,planned_at\nc1,bob@example.com,email,acme,marketing,tomorrow\n")
+    code, out = invoke("plan", "--config", str(ws), "--candidates", str(cands), "--out", str(tmp_path / "o.csv"))
+    assert code == 1
+    assert "cands.csv:2: planned_at: expected an ISO 8601 timestamp" in out
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_status_json(ws: Path) -> None:
+    invoke("run", "--config", str(ws))
+    code, out = invoke("status", "--config", str(ws), "--json")
+    assert code == 0
+    s = json.loads(out)
+    assert s["contacts"] == 3 and s["touches"] == 3
+    assert s["touches_by"]["brand"] == {"acme": 3}
+    levels = {lvl: n for dist in s["weekly_pressure_by_tier"].values() for lvl, n in dist.items()}
+    assert levels.get("2") == 1 and levels.get("1") == 1 and levels.get("0") == 1
+    assert s["lists"] == [{"account": "acme", "list": "acme-marketing-email", "size": 2}]
+
+
+def test_connectors_lists_the_files_plugin() -> None:
+    code, out = invoke("connectors", "--json")
+    assert code == 0
+    names = {c["name"]: c for c in json.loads(out)}
+    assert names["files"]["distribution"] == "pressure-connector-files"
+
+
+def test_check_reports_each_account(ws: Path) -> None:
+    code, out = invoke("check", "--config", str(ws))
+    assert code == 0 and "ok" in out and "acme" in out
+    (ws.parent / "touches.csv").unlink()
+    code, out = invoke("check", "--config", str(ws), "--json")
+    assert code == 1
+    assert json.loads(out)["accounts"][0]["ok"] is False
+
+
+def test_forget_erases_and_reimport_does_not_bring_back(ws: Path) -> None:
+    invoke("run", "--config", str(ws))
+    code, out = invoke("forget", "--config", str(ws), "ana@example.com", "--yes")
+    assert code == 0 and "erased ana@example.com" in out
+    (ws.parent / "touches.csv").write_text(TOUCHES + "t9,ana@example.com,email,acme,marketing,2026-11-16T10:00:00+01:00\n")
+    invoke("run", "--config", str(ws))
+    code, out = invoke("status", "--config", str(ws), "--json")
+    assert json.loads(out)["contacts"] == 2 and json.loads(out)["erased"] == 1
