@@ -119,18 +119,22 @@ class Ledger:
     def transaction(self, *, immediate: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction; ``immediate`` takes the write lock before reading."""
         with self._lock:
-            if immediate and not self.conn.in_transaction:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.conn
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-                else:
+            try:
+                if immediate and not self.conn.in_transaction:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield self.conn
+                    except BaseException:
+                        self.conn.execute("ROLLBACK")
+                        raise
                     self.conn.execute("COMMIT")
-            else:
-                with self.db.atomic():
-                    yield self.conn
+                else:
+                    with self.db.atomic():
+                        yield self.conn
+            except BaseException:
+                # ids cached inside a rolled-back transaction may not exist any more
+                self._ids.clear()
+                raise
 
     def _meta_salt(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key='tombstone_salt'").fetchone()
