@@ -1,0 +1,248 @@
+"""The ``files`` connector: export files in, suppression lists out as CSV files.
+
+Pull imports CSV/JSONL exports (optionally gzipped) that another tool drops in a folder.
+Its watermark is the SHA-256 of each file already imported, so an unchanged file is
+skipped and a changed one is imported again (the ledger dedupes by event id).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pressure_sdk.config import ListConfig
+from pressure_sdk.connectors.base import Connector, PushBatch
+from pressure_sdk.errors import ConnectorError, InputError
+from pressure_sdk.ledger.store import Member
+from pressure_sdk.models import Batch
+
+from .parse import KINDS, Kind, file_format, parse_file, probe, sha256_file
+from .settings import FilesSettings
+
+#: order of import: contacts first so their time zones and ids exist before their events
+KIND_ORDER = ("contacts", "touches", "engagements")
+
+
+class FilesConnector(Connector):
+    """Reads touch, engagement and contact exports; writes each pushed list as CSV files."""
+
+    name: ClassVar[str] = "files"
+    settings_model: ClassVar[type[FilesSettings]] = FilesSettings
+    # Writing a file has no size limit: take every change in one push.
+    max_batch: ClassVar[int] = sys.maxsize
+
+    settings: FilesSettings
+
+    # -- paths ----------------------------------------------------------------------
+
+    @property
+    def out_dir(self) -> Path:
+        """Absolute folder the pushed lists are written to."""
+        return self.resolve(self.settings.out_dir or f"out/{self.account.name}")
+
+    def display(self, path: Path) -> str:
+        """A path as the user wrote it: relative to the config folder when inside it."""
+        try:
+            return path.relative_to(self.base_dir).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _glob(self, pattern: str) -> list[Path]:
+        if Path(pattern).is_absolute():
+            hits = [Path(h) for h in glob.glob(pattern, recursive=True)]
+        else:
+            # root_dir keeps glob characters in the config folder's own name literal
+            hits = [self.resolve(h) for h in glob.glob(pattern, root_dir=self.base_dir, recursive=True)]
+        return [h for h in hits if h.is_file()]
+
+    def _sources(self) -> list[tuple[Kind, Path]]:
+        """Every matched file with its kind, in import order; errors for empty patterns."""
+        owner: dict[Path, str] = {}
+        out: list[tuple[Kind, Path]] = []
+        for kind_name in KIND_ORDER:
+            found: set[Path] = set()
+            for pattern in getattr(self.settings, kind_name):
+                hits = self._glob(pattern)
+                if not hits:
+                    msg = (
+                        f"account {self.account.name!r}: settings.{kind_name} pattern {pattern!r} "
+                        f"matches no file under {self.base_dir}; fix the pattern "
+                        "(relative to the folder of the workspace file) or export the files first"
+                    )
+                    raise ConnectorError(msg, connector=self.name)
+                found.update(hits)
+            for path in sorted(found, key=self.display):
+                other = owner.setdefault(path, kind_name)
+                if other != kind_name:
+                    # the watermark is per file: one file cannot be imported as two kinds
+                    msg = (
+                        f"account {self.account.name!r}: {self.display(path)} matches both the "
+                        f"settings.{other} and settings.{kind_name} patterns; make the patterns disjoint"
+                    )
+                    raise ConnectorError(msg, connector=self.name)
+                out.append((KINDS[kind_name], path))
+        return out
+
+    # -- hooks ----------------------------------------------------------------------
+
+    def check(self) -> str:
+        """Every pattern matches readable files of a known type, and the out dir is writable."""
+        sources = self._sources()
+        for kind, path in sources:
+            try:
+                probe(path, self.display(path), kind)
+            except InputError as exc:
+                raise ConnectorError(str(exc), connector=self.name) from None
+            except OSError as exc:
+                msg = f"{self.display(path)}: cannot read: {exc.strerror or exc}"
+                raise ConnectorError(msg, connector=self.name) from None
+        self._check_writable(self.out_dir)
+        n = len(sources)
+        files = f"{n} export file{'' if n == 1 else 's'} readable" if n else "no export files configured"
+        return f"{files}, out dir {self.display(self.out_dir)} writable"
+
+    def _check_writable(self, folder: Path) -> None:
+        # Probe the folder, or the nearest existing parent it would be created in,
+        # without creating anything that outlives the check.
+        target = folder
+        while not target.exists() and target.parent != target:
+            target = target.parent
+        where = self.display(folder)
+        if not target.is_dir():
+            msg = f"out dir {where}: {self.display(target)} exists and is not a folder; set settings.out_dir"
+            raise ConnectorError(msg, connector=self.name)
+        try:
+            with tempfile.TemporaryFile(dir=target):
+                pass
+        except OSError as exc:
+            msg = f"out dir {where}: cannot write in {self.display(target)}: {exc.strerror or exc}"
+            raise ConnectorError(msg, connector=self.name) from None
+
+    def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
+        """Import new or changed files; each file's last batch records its hash in the state."""
+        current: dict[str, Any] = dict(state or {})
+        seen: dict[str, str] = dict(current.get("files") or {})
+        for kind, path in self._sources():
+            rel = self.display(path)
+            try:
+                file_format(path, rel)
+                digest = sha256_file(path)
+            except OSError as exc:
+                msg = f"{rel}: cannot read: {exc.strerror or exc}"
+                raise ConnectorError(msg, connector=self.name) from None
+            if seen.get(rel) == digest:
+                continue
+            seen = {**seen, rel: digest}
+            current = {**current, "files": seen}
+            try:
+                # All or nothing per file: a bad row must stop the file before any of it is yielded.
+                self._validate(kind, path, rel, digest)
+                yield from self._batches(kind, path, rel, digest, current)
+            except OSError as exc:
+                # e.g. the export tool deleted or rotated the file between the passes
+                msg = f"{rel}: cannot read: {exc.strerror or exc}"
+                raise ConnectorError(msg, connector=self.name) from None
+
+    def _parse(self, kind: Kind, path: Path, rel: str, digest: Any) -> Iterator[Any]:
+        return parse_file(
+            path, rel, kind, timezone=self.timezone, default_brand=self.account.brand, digest=digest
+        )
+
+    def _same_file(self, rel: str, expected: str, digest: Any) -> None:
+        if digest.hexdigest() != expected:
+            msg = f"{rel}: the file changed while it was being read; run again once the export is complete"
+            raise InputError(msg)
+
+    def _validate(self, kind: Kind, path: Path, rel: str, expected: str) -> None:
+        digest = hashlib.sha256()
+        for _ in self._parse(kind, path, rel, digest):
+            pass
+        self._same_file(rel, expected, digest)
+
+    def _batches(
+        self, kind: Kind, path: Path, rel: str, expected: str, state: dict[str, Any]
+    ) -> Iterator[Batch]:
+        size = self.settings.batch_size
+        digest = hashlib.sha256()
+        chunk: list[Any] = []
+        for item in self._parse(kind, path, rel, digest):
+            # Hold a full chunk until the next row shows it is not the last one:
+            # only the last batch of a file may carry the state.
+            if len(chunk) == size:
+                yield self._batch(kind, chunk, None)
+                chunk = []
+            chunk.append(item)
+        # The watermark must describe the bytes that were imported, not a newer version.
+        self._same_file(rel, expected, digest)
+        yield self._batch(kind, chunk, state)
+
+    @staticmethod
+    def _batch(kind: Kind, rows: list[Any], state: dict[str, Any] | None) -> Batch:
+        if kind.name == "touches":
+            return Batch(touches=rows, state=state)
+        if kind.name == "engagements":
+            return Batch(engagements=rows, state=state)
+        return Batch(contacts=rows, state=state)
+
+    def push(
+        self,
+        lst: ListConfig,
+        adds: Sequence[Member],
+        removes: Sequence[Member],
+        members: Sequence[Member],
+    ) -> Iterator[PushBatch]:
+        """Write ``<list>.csv``, ``<list>.adds.csv`` and ``<list>.removes.csv``, each atomically."""
+        name = lst.name
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+            msg = f"list name {name!r} cannot be used as a file name in {self.display(self.out_dir)}"
+            raise ConnectorError(msg, connector=self.name)
+        folder = self.out_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            # the full list last: it is what a reader of the folder trusts
+            _write_members(folder / f"{name}.adds.csv", adds)
+            _write_members(folder / f"{name}.removes.csv", removes)
+            _write_members(folder / f"{name}.csv", members)
+        except OSError as exc:
+            msg = f"cannot write list {name!r} in {self.display(folder)}: {exc.strerror or exc}"
+            raise ConnectorError(msg, connector=self.name) from None
+        yield PushBatch(added=[m.contact_id for m in adds], removed=[m.contact_id for m in removes])
+
+
+def _write_members(path: Path, members: Sequence[Member]) -> None:
+    """Write ``email,external_id`` rows sorted by email; readers never see a partial file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(("email", "external_id"))
+            for m in sorted(members, key=lambda m: (m.email, m.contact_id)):
+                w.writerow((m.email, m.external_id or ""))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable; not possible on every platform, hence best effort.
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
