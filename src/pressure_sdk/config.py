@@ -342,6 +342,8 @@ class WorkspaceConfig(_Model):
 
     #: folder of the config file; relative paths are resolved against it
     base_dir: Path = Field(default=Path("."), exclude=True)
+    #: where the config came from, for error messages
+    source: str = Field(default="<config>", exclude=True)
 
     @model_validator(mode="after")
     def _references(self) -> WorkspaceConfig:
@@ -465,7 +467,7 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>", base_dir: Pa
         cfg = WorkspaceConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(source, exc)) from None
-    return cfg.model_copy(update={"base_dir": base_dir or Path(".")})
+    return cfg.model_copy(update={"base_dir": base_dir or Path("."), "source": source})
 
 
 def load_config(path: str | Path) -> WorkspaceConfig:

@@ -54,7 +54,7 @@ class Connector(ABC):
             where = f"accounts[{index}].settings" if index is not None else f"account {account.name!r} settings"
             text = format_validation_error("", exc).splitlines()[1:]
             lines = [f"  {where}.{line.strip()}" for line in text]
-            msg = "\n".join([f"{cfg.base_dir / 'pressure.toml'}: invalid settings for connector {cls.name!r}", *lines])
+            msg = "\n".join([f"{cfg.source}: invalid settings for connector {cls.name!r}", *lines])
             raise ConfigError(msg) from None
         return cls(account, settings, base_dir=cfg.base_dir, timezone=cfg.workspace.timezone)
 
