@@ -33,15 +33,18 @@ class _Model(BaseModel):
 
 
 def _duration(value: Any) -> int:
+    """A duration in seconds from '36h', '7d', '2w' or a number of seconds; must be positive."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return parse_duration(value)
-    msg = "expected a duration such as '36h', '7d' or '2w'"
-    raise ValueError(msg)
-
-
-Duration = Annotated[int, Field(ge=1)]
+        seconds = value
+    elif isinstance(value, str):
+        seconds = parse_duration(value)
+    else:
+        msg = "expected a duration such as '36h', '7d' or '2w'"
+        raise ValueError(msg)
+    if seconds <= 0:
+        msg = f"expected a positive duration such as '36h', '7d' or '2w', got {value!r}"
+        raise ValueError(msg)
+    return seconds
 
 
 class WorkspaceSection(_Model):
@@ -228,7 +231,7 @@ class QuietRule(_RuleBase):
         return v
 
 
-_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
 class HoursWindow(_Model):
@@ -422,18 +425,26 @@ class WorkspaceConfig(_Model):
         raise ConfigError(msg)
 
 
+_TYPE_TAGS = frozenset({"int", "float", "str", "bool", "AttributeMax"})
+_RULE_TAGS = frozenset({"cap", "gap", "quiet", "hours"})
+
+
 def _loc(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as a key path: ``rules[2].max``.
+
+    Union members (``float``, ``dict[str,float]``) and the rule-kind tag of a
+    discriminated union are pydantic's, not the user's keys, so they are dropped.
+    """
     out = ""
+    prev: Any = None
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("cap", "gap", "quiet", "hours", "function-after[_period(), CapRule]"):
-            # discriminated-union branch names are noise in a key path
-            continue
-        elif str(part).startswith(("function-", "union[", "float", "dict[", "AttributeMax", "int")):
-            continue
+        elif part in _TYPE_TAGS or "[" in str(part) or (part in _RULE_TAGS and isinstance(prev, int)):
+            pass
         else:
             out += ("." if out else "") + str(part)
+        prev = part
     return out or "(top level)"
 
 
