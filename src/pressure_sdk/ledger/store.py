@@ -406,25 +406,23 @@ class Ledger:
 
     # -- reads for the policy ---------------------------------------------------
 
-    def touches_of(self, contact_id: int, since: int, until: int) -> list[tuple[int, str, str, str, float | None]]:
-        """(at, channel, brand, family, weight) of one contact with ``since < at <= until``."""
+    def _window_of(self, table: str, cols: str, contact_id: int, since: int, until: int) -> list[Any]:
+        # one index seek per bucket: (bucket, contact_id, at) leads the primary key
         bs = buckets(since, until)
         marks = ",".join("?" * len(bs))
         return self.conn.execute(
-            f"SELECT at, channel, brand, family, weight FROM touches WHERE bucket IN ({marks}) "
+            f"SELECT {cols} FROM {table} WHERE bucket IN ({marks}) "
             "AND contact_id = ? AND at > ? AND at <= ? ORDER BY at",
             [*bs, contact_id, since, until],
         ).fetchall()
 
+    def touches_of(self, contact_id: int, since: int, until: int) -> list[tuple[int, str, str, str, float | None]]:
+        """(at, channel, brand, family, weight) of one contact with ``since < at <= until``."""
+        return self._window_of("touches", "at, channel, brand, family, weight", contact_id, since, until)
+
     def engagements_of(self, contact_id: int, since: int, until: int) -> list[tuple[int, str, str | None, str | None, str | None]]:
         """(at, type, channel, brand, product) of one contact with ``since < at <= until``."""
-        bs = buckets(since, until)
-        marks = ",".join("?" * len(bs))
-        return self.conn.execute(
-            f"SELECT at, type, channel, brand, product FROM engagements WHERE bucket IN ({marks}) "
-            "AND contact_id = ? AND at > ? AND at <= ? ORDER BY at",
-            [*bs, contact_id, since, until],
-        ).fetchall()
+        return self._window_of("engagements", "at, type, channel, brand, product", contact_id, since, until)
 
     def consent_of(self, contact_id: int) -> dict[str, tuple[str, int]]:
         return {
