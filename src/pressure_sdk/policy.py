@@ -8,6 +8,7 @@ answers for one candidate given one contact's history; the ledger-backed API in
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,9 +206,13 @@ class Policy:
         if isinstance(m, AttributeMax):
             v = state.attributes.get(m.attribute)
             try:
-                return float(v), f"{m.attribute}={v}"
+                x = float(v)  # type: ignore[arg-type]
             except (TypeError, ValueError):
-                return m.fallback, f"{m.attribute} fallback"
+                x = math.nan
+            # NaN would never block and a negative or infinite frequency means nothing
+            if math.isfinite(x) and x >= 0:
+                return x, f"{m.attribute}={v}"
+            return m.fallback, f"{m.attribute} fallback"
         if isinstance(m, dict):
             tier = state.tier or "default"
             if tier in m:

@@ -93,7 +93,14 @@ class Ledger:
             # Erasure must leave nothing readable in the file's free pages.
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
-            migrations.apply(self.db)
+            # Several processes may open a new file at once: migrate under the write lock.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                migrations.apply(self.db)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             msg = f"{self.path}: cannot open the ledger: {exc} (is it a pressure-sdk ledger file?)"
             raise LedgerError(msg) from None
@@ -152,8 +159,8 @@ class Ledger:
 
     # -- contacts ---------------------------------------------------------------
 
-    def contact_ids(self, emails: Iterable[str], *, create_at: int | None = None) -> dict[str, int]:
-        """Map normalized emails to contact ids; with ``create_at``, create missing contacts.
+    def contact_ids(self, emails: Iterable[str], *, create: dict[str, int | None] | None = None) -> dict[str, int]:
+        """Map normalized emails to contact ids; with ``create`` (email -> first seen), create missing ones.
 
         Erased contacts (tombstoned) are never created again and are left out of the map.
         """
@@ -172,7 +179,7 @@ class Ledger:
                 f"SELECT email, id FROM contacts WHERE email IN ({marks})", chunk
             ):
                 out[email] = cid
-        if create_at is not None:
+        if create is not None:
             new = [e for e in missing if e not in out]
             if new:
                 dead = self._erased(new)
@@ -180,7 +187,7 @@ class Ledger:
                 n0 = self.conn.total_changes
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO contacts(email, first_seen) VALUES (?, ?)",
-                    [(e, create_at) for e in new],
+                    [(e, create.get(e)) for e in new],
                 )
                 self.contacts_created += self.conn.total_changes - n0
                 for i in range(0, len(new), _CHUNK):
@@ -284,15 +291,19 @@ class Ledger:
 
     def _ingest(self, batch: Batch, account: str, default_brand: str | None) -> IngestResult:
         result = IngestResult()
-        first_seen: dict[str, int] = {}
-        for t in batch.touches:
-            if t.at < first_seen.get(t.email, 1 << 62):
-                first_seen[t.email] = t.at
-        for e in batch.engagements:
-            if e.at < first_seen.get(e.email, 1 << 62):
-                first_seen[e.email] = e.at
+        # Sources should send normalized emails; normalize once per distinct value anyway.
+        key: dict[str, str] = {}
+        for x in (*batch.touches, *batch.engagements, *batch.contacts):
+            if x.email not in key:
+                key[x.email] = normalize_email(x.email)
+        first_seen: dict[str, int | None] = {}
+        for ev in (*batch.touches, *batch.engagements):
+            k = key[ev.email]
+            seen = first_seen.get(k)
+            if seen is None or ev.at < seen:
+                first_seen[k] = ev.at
         for c in batch.contacts:
-            first_seen.setdefault(c.email, 0)
+            first_seen.setdefault(key[c.email], None)
         if not first_seen:
             return result
         created0 = self.contacts_created
@@ -304,7 +315,7 @@ class Ledger:
         if batch.touches:
             rows = []
             for t in batch.touches:
-                cid = ids.get(t.email)
+                cid = ids.get(key[t.email])
                 if cid is None:
                     continue
                 rows.append(
@@ -322,7 +333,7 @@ class Ledger:
                         t.product,
                     )
                 )
-            rows.sort()
+            rows.sort(key=_pk)  # the first copy of an event wins
             n0 = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO touches VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             result.touches_added = conn.total_changes - n0
@@ -330,7 +341,7 @@ class Ledger:
             erows = []
             consent: list[tuple[int, str, str, int]] = []
             for e in batch.engagements:
-                cid = ids.get(e.email)
+                cid = ids.get(key[e.email])
                 if cid is None:
                     continue
                 erows.append(
@@ -351,7 +362,7 @@ class Ledger:
                         e.type, "subscribed"
                     )
                     consent.append((cid, e.channel or "email", status, e.at))
-            erows.sort()
+            erows.sort(key=_pk)  # the first copy of an event wins
             n0 = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO engagements VALUES (?,?,?,?,?,?,?,?,?)", erows)
             result.engagements_added = conn.total_changes - n0
@@ -367,13 +378,13 @@ class Ledger:
             [(account, cid) for cid in ids.values()],
         )
         if batch.contacts:
-            self._update_contacts(batch.contacts, ids, account)
+            self._update_contacts(batch.contacts, {raw: ids[k] for raw, k in key.items() if k in ids}, account)
         return result
 
-    def _resolve(self, first_seen: dict[str, int]) -> dict[str, int]:
-        ids = self.contact_ids(first_seen, create_at=min(first_seen.values()))
-        # first_seen follows the earliest event we know of
-        early = [(at, ids[e]) for e, at in first_seen.items() if e in ids and at > 0]
+    def _resolve(self, first_seen: dict[str, int | None]) -> dict[str, int]:
+        ids = self.contact_ids(first_seen, create=first_seen)
+        # first_seen follows the earliest event we know of, whatever order files arrive in
+        early = [(at, ids[e]) for e, at in first_seen.items() if e in ids and at is not None]
         if early:
             self.conn.executemany(
                 "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)",
@@ -390,7 +401,9 @@ class Ledger:
             attrs = json.loads(row[0]) if row and row[0] else {}
             attrs.update(u.attributes)
             self.conn.execute(
-                "UPDATE contacts SET timezone = COALESCE(?, timezone), paused_until = ?, attributes = ? WHERE id = ?",
+                # An empty value never erases what another source said; a pause ends at its date.
+                "UPDATE contacts SET timezone = COALESCE(?, timezone), paused_until = COALESCE(?, paused_until), "
+                "attributes = ? WHERE id = ?",
                 (u.timezone, u.paused_until, json.dumps(attrs, sort_keys=True) if attrs else None, cid),
             )
             if u.external_id:
@@ -596,6 +609,10 @@ class Ledger:
         return self.conn.execute(
             f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC"
         ).fetchall()
+
+
+def _pk(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:4]
 
 
 def group_by_contact(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
