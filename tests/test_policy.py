@@ -49,10 +49,17 @@ def touch(
 
 
 def engage(
-    ws: Workspace, type_: str, at: int, *, channel: str | None = "email", product: str | None = None, email: str = A
+    ws: Workspace,
+    type_: str,
+    at: int,
+    *,
+    channel: str | None = "email",
+    product: str | None = None,
+    email: str = A,
+    brand: str | None = "acme",
 ) -> None:
     ws.ledger.ingest(
-        Batch(engagements=[Engagement(f"e{next(_ids)}", email, type_, at, channel, "acme", product)]), account="test"
+        Batch(engagements=[Engagement(f"e{next(_ids)}", email, type_, at, channel, brand, product)]), account="test"
     )
 
 
@@ -551,6 +558,39 @@ def test_quiet_after_complaint_keeps_the_latest_event(make_workspace: MakeWs) ->
     assert not d.allowed
     assert d.reasons[0].message == "quiet:cool-down complaint on 2026-02-28, quiet for 30d"
     assert d.next_allowed_at == T + 20 * D
+
+
+@pytest.mark.parametrize(
+    ("scope", "event_brand", "blocked"),
+    [
+        ("all", "velo", {"acme", "beta", "velo"}),
+        ("group", "beta", {"acme", "beta"}),
+        ("group", "velo", {"velo"}),
+        ("brand", "beta", {"beta"}),
+        ("brand", None, {"acme", "beta", "velo"}),  # an event that names no brand quiets all
+    ],
+)
+def test_quiet_scope_follows_the_event_brand(make_workspace: MakeWs, scope: str, event_brand: str | None, blocked: set[str]) -> None:
+    brands = {"acme": {"group": "g"}, "beta": {"group": "g"}, "velo": {}}
+    rule = {"id": "after-incident", "kind": "quiet", "after": ["incident"], "for": "7d", "scope": scope, "families": ["marketing"]}
+    ws = make_workspace(rules=[rule], brands=brands)
+    engage(ws, "incident", T - D, brand=event_brand)
+    assert {b for b in brands if not decide(ws, brand=b).allowed} == blocked
+
+
+def test_quiet_counts_filters_events_by_channel_and_brand(make_workspace: MakeWs) -> None:
+    rule = {
+        "id": "sms-complaint", "kind": "quiet", "after": ["complaint"], "for": "30d",
+        "counts": {"channels": ["sms"], "brands": ["acme"]}, "applies": {"families": ["marketing"]},
+    }
+    ws = make_workspace(rules=[rule], brands={"acme": {}, "beta": {}})
+    engage(ws, "complaint", T - D, channel="email")
+    assert decide(ws, channel="push").allowed  # an email complaint does not count
+    engage(ws, "complaint", T - D, channel="sms", brand="beta")
+    assert decide(ws, channel="push").allowed  # nor one about another brand
+    engage(ws, "complaint", T - D, channel="sms")
+    d = decide(ws, channel="push", brand="beta")
+    assert not d.allowed and d.reasons[0].rule_id == "sms-complaint"
 
 
 # -- hours ------------------------------------------------------------------------

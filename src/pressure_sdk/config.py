@@ -218,6 +218,8 @@ class QuietRule(_RuleBase):
     after: list[str] = Field(min_length=1)
     for_: int = Field(alias="for")
     match: Literal["product"] | None = None
+    #: whose events quiet the candidate: any brand's (default), its group's, or its own
+    scope: Literal["brand", "group", "all"] = "all"
 
     _dur = field_validator("for_", mode="before")(lambda cls, v: _duration(v))
 

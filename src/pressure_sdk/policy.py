@@ -315,12 +315,19 @@ class Policy:
     def _quiet(self, c: _Compiled, r: QuietRule, cand: Candidate, state: ContactState) -> Reason | None:
         t = cand.at
         after = r.after
-        explicit = r.counts
+        # Events carry a channel and a brand but no family: only those filters apply to
+        # them, and an event that does not say its channel or brand matches any.
+        only = r.counts
         hit = None
         for at, typ, ch, br, product in state.engagements:
             if at > t or t - at >= r.for_ or typ not in after:
                 continue
-            if explicit is not None and not c.counts(ch, br, None if explicit.families is None else cand.family):
+            if only is not None and (
+                (ch is not None and only.channels is not None and ch not in only.channels)
+                or (br is not None and only.brands is not None and br not in only.brands)
+            ):
+                continue
+            if br is not None and not self.same_scope(r.scope, cand.brand, br):
                 continue
             if r.match == "product" and (cand.product is None or product != cand.product):
                 continue
