@@ -201,7 +201,8 @@ class Policy:
                     reasons.append(reason)
         return reasons
 
-    def _limit(self, r: CapRule, state: ContactState) -> tuple[float, str]:
+    def limit(self, r: CapRule, state: ContactState) -> tuple[float, str]:
+        """The contact's limit under cap ``r``, and where it came from."""
         m = r.max
         if isinstance(m, AttributeMax):
             v = state.attributes.get(m.attribute)
@@ -237,7 +238,7 @@ class Policy:
             for h in history
             if c.counts(h.channel, h.brand, h.family) and self.same_scope(scope, brand, h.brand)
         ]
-        limit, why = self._limit(r, state)
+        limit, why = self.limit(r, state)
         where = f"{r.scope} {self.brand_group.get(brand) or brand}" if r.scope == "group" else (
             f"brand {brand}" if r.scope == "brand" else "all brands"
         )
