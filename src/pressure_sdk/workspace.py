@@ -51,13 +51,13 @@ class Workspace:
 
     def _load(self, email: str, since: int, until: int) -> tuple[ContactState, list[CountedTouch]]:
         p = self.policy
-        row = self.ledger.contact(email)
+        row, consent = self.ledger.contact_and_consent(email)
         if row is None:
             return contact_state(None, p.default_tz), []
         engagements = (
             self.ledger.engagements_of(row.id, since - p.quiet_lookback, until) if p.quiet_types else []
         )
-        state = contact_state(row, p.default_tz, self.ledger.consent_of(row.id), engagements)
+        state = contact_state(row, p.default_tz, consent, engagements)
         history = p.counted(self.ledger.touches_of(row.id, since - p.lookback, until))
         return state, history
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from ..errors import LedgerError
 from ..models import CONSENT_TYPES, Batch, ContactUpdate, Engagement, Touch, normalize_email
@@ -86,7 +87,31 @@ class Ledger:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+            conn = self._open(cache_mb)
+        except sqlite3.DatabaseError as exc:
+            msg = f"{self.path}: cannot open the ledger: {exc} (is it a pressure-sdk ledger file?)"
+            raise LedgerError(msg) from None
+        self.conn = conn
+        self._lock = threading.RLock()
+        #: email -> [contact id, first_seen, accounts that know it]; bounded, first in first out
+        self._ids: OrderedDict[str, list[Any]] = OrderedDict()
+        #: contacts this object created, for ingest figures
+        self.contacts_created = 0
+        self._salt = self._meta_salt()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    # Switching a new file to WAL takes an exclusive lock that SQLite's busy handler does
+    # not wait for: processes opening one new ledger at once retry for a short while.
+    @retry(
+        retry=retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError) and "locked" in str(e)),
+        wait=wait_random(0.01, 0.1),
+        stop=stop_after_delay(30),
+        reraise=True,
+    )
+    def _open(self, cache_mb: int) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
             self.db = Database(conn)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -101,17 +126,10 @@ class Ledger:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            msg = f"{self.path}: cannot open the ledger: {exc} (is it a pressure-sdk ledger file?)"
-            raise LedgerError(msg) from None
-        self.conn = conn
-        self._lock = threading.RLock()
-        self._ids: OrderedDict[str, int] = OrderedDict()
-        #: contacts this object created, for ingest figures
-        self.contacts_created = 0
-        self._salt = self._meta_salt()
-
-    # -- plumbing ---------------------------------------------------------------
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def close(self) -> None:
         self.conn.close()
@@ -135,6 +153,9 @@ class Ledger:
                         self.conn.execute("ROLLBACK")
                         raise
                     self.conn.execute("COMMIT")
+                elif self.conn.in_transaction:
+                    # nested in the caller's transaction, which commits or rolls back the whole
+                    yield self.conn
                 else:
                     with self.db.atomic():
                         yield self.conn
@@ -159,50 +180,70 @@ class Ledger:
 
     # -- contacts ---------------------------------------------------------------
 
-    def contact_ids(self, emails: Iterable[str], *, create: dict[str, int | None] | None = None) -> dict[str, int]:
-        """Map normalized emails to contact ids; with ``create`` (email -> first seen), create missing ones.
+    def _resolve(self, first_seen: dict[str, int | None], account: str) -> dict[str, int]:
+        """Contact ids of normalized emails, creating missing contacts (never erased ones).
 
-        Erased contacts (tombstoned) are never created again and are left out of the map.
+        Keeps each contact's first_seen at its earliest known event and records that
+        ``account`` knows it. A bounded cache of (id, first_seen, accounts) spares the
+        lookups and no-op writes a time-ordered import would otherwise make per row.
         """
         out: dict[str, int] = {}
         missing: list[str] = []
-        for e in dict.fromkeys(emails):
-            cid = self._ids.get(e)
-            if cid is None:
-                missing.append(e)
+        cache = self._ids
+        for e in first_seen:
+            if e in cache:
+                out[e] = cache[e][0]
             else:
-                out[e] = cid
-        for i in range(0, len(missing), _CHUNK):
-            chunk = missing[i : i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for email, cid in self.conn.execute(
-                f"SELECT email, id FROM contacts WHERE email IN ({marks})", chunk
-            ):
-                out[email] = cid
-        if create is not None:
-            new = [e for e in missing if e not in out]
+                missing.append(e)
+        if missing:
+            self._load_known(missing)
+            new = [e for e in missing if e not in cache]
             if new:
                 dead = self._erased(new)
                 new = [e for e in new if e not in dead]
                 n0 = self.conn.total_changes
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO contacts(email, first_seen) VALUES (?, ?)",
-                    [(e, create.get(e)) for e in new],
+                    [(e, first_seen[e]) for e in new],
                 )
                 self.contacts_created += self.conn.total_changes - n0
-                for i in range(0, len(new), _CHUNK):
-                    chunk = new[i : i + _CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    for email, cid in self.conn.execute(
-                        f"SELECT email, id FROM contacts WHERE email IN ({marks})", chunk
-                    ):
-                        out[email] = cid
-        for e in missing:
-            if e in out:
-                self._ids[e] = out[e]
-        while len(self._ids) > _CONTACT_CACHE:
-            self._ids.popitem(last=False)
+                self._load_known(new)
+            for e in missing:
+                if e in cache:
+                    out[e] = cache[e][0]
+        earlier: list[tuple[int, int, int]] = []
+        unknown_to_account: list[tuple[str, int]] = []
+        for e, cid in out.items():
+            known = cache[e]
+            at = first_seen[e]
+            if at is not None and (known[1] is None or at < known[1]):
+                earlier.append((at, cid, at))
+                known[1] = at
+            if account not in known[2]:
+                unknown_to_account.append((account, cid))
+                known[2].add(account)
+        if earlier:
+            self.conn.executemany(
+                "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)", earlier
+            )
+        if unknown_to_account:
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO identities(account, contact_id) VALUES (?,?)", unknown_to_account
+            )
+        while len(cache) > _CONTACT_CACHE:
+            cache.popitem(last=False)
         return out
+
+    def _load_known(self, emails: Sequence[str]) -> None:
+        for i in range(0, len(emails), _CHUNK):
+            chunk = emails[i : i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for email, cid, seen, accounts in self.conn.execute(
+                "SELECT c.email, c.id, c.first_seen, (SELECT group_concat(account, char(31)) FROM identities i "
+                f"WHERE i.contact_id = c.id) FROM contacts c WHERE c.email IN ({marks})",
+                chunk,
+            ):
+                self._ids[email] = [cid, seen, set(accounts.split("\x1f")) if accounts else set()]
 
     def _erased(self, emails: Sequence[str]) -> set[str]:
         if not self.conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone():
@@ -224,6 +265,23 @@ class Ledger:
             (normalize_email(email),),
         ).fetchone()
         return _contact_row(row) if row else None
+
+    def contact_and_consent(self, email: str) -> tuple[ContactRow | None, dict[str, tuple[str, int]]]:
+        """A contact and its consent states in one query (the hot path of decide and reserve)."""
+        row = self.conn.execute(
+            "SELECT id, email, timezone, paused_until, attributes, first_seen, tier, capital, care, "
+            "(SELECT group_concat(channel || char(31) || status || char(31) || at, char(30)) "
+            "FROM consent WHERE contact_id = contacts.id) FROM contacts WHERE email = ?",
+            (normalize_email(email),),
+        ).fetchone()
+        if row is None:
+            return None, {}
+        consent: dict[str, tuple[str, int]] = {}
+        if row[9]:
+            for item in row[9].split("\x1e"):
+                channel, status, at = item.split("\x1f")
+                consent[channel] = (status, int(at))
+        return _contact_row(row), consent
 
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
         ids = list(ids)
@@ -307,7 +365,7 @@ class Ledger:
         if not first_seen:
             return result
         created0 = self.contacts_created
-        ids = self._resolve(first_seen)
+        ids = self._resolve(first_seen, account)
         result.contacts_added = self.contacts_created - created0
         result.skipped_erased = sum(1 for e in first_seen if e not in ids)
         result.contact_ids = set(ids.values())
@@ -373,24 +431,9 @@ class Ledger:
                 "WHERE excluded.at > consent.at OR (excluded.at = consent.at AND excluded.status != 'subscribed')",
                 consent,
             )
-        conn.executemany(
-            "INSERT OR IGNORE INTO identities(account, contact_id) VALUES (?,?)",
-            [(account, cid) for cid in ids.values()],
-        )
         if batch.contacts:
             self._update_contacts(batch.contacts, {raw: ids[k] for raw, k in key.items() if k in ids}, account)
         return result
-
-    def _resolve(self, first_seen: dict[str, int | None]) -> dict[str, int]:
-        ids = self.contact_ids(first_seen, create=first_seen)
-        # first_seen follows the earliest event we know of, whatever order files arrive in
-        early = [(at, ids[e]) for e, at in first_seen.items() if e in ids and at is not None]
-        if early:
-            self.conn.executemany(
-                "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)",
-                [(at, cid, at) for at, cid in early],
-            )
-        return ids
 
     def _update_contacts(self, updates: list[ContactUpdate], ids: dict[str, int], account: str) -> None:
         for u in updates:
