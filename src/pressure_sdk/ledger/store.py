@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +33,17 @@ _CONTACT_CACHE = 200_000
 
 def event_uid(account: str, event_id: str) -> int:
     """Stable 63-bit key of a source event: the same event always maps to the same row."""
-    digest = hashlib.blake2b(f"{account}\x00{event_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") & _UID_MASK
+    return _uid_maker(account)(event_id)
+
+
+def _uid_maker(account: str) -> Callable[[str], int]:
+    prefix = f"{account}\x00".encode()
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes
+
+    def uid(event_id: str) -> int:
+        return from_bytes(blake2b(prefix + event_id.encode(), digest_size=8).digest(), "big") & _UID_MASK
+
+    return uid
 
 
 def buckets(since: int, until: int) -> list[int]:
@@ -187,35 +197,29 @@ class Ledger:
         ``account`` knows it. A bounded cache of (id, first_seen, accounts) spares the
         lookups and no-op writes a time-ordered import would otherwise make per row.
         """
-        out: dict[str, int] = {}
-        missing: list[str] = []
         cache = self._ids
-        for e in first_seen:
-            if e in cache:
-                out[e] = cache[e][0]
-            else:
-                missing.append(e)
+        missing = [e for e in first_seen if e not in cache]
         if missing:
             self._load_known(missing)
             new = [e for e in missing if e not in cache]
             if new:
                 dead = self._erased(new)
-                new = [e for e in new if e not in dead]
                 n0 = self.conn.total_changes
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO contacts(email, first_seen) VALUES (?, ?)",
-                    [(e, first_seen[e]) for e in new],
+                    [(e, first_seen[e]) for e in new if e not in dead],
                 )
                 self.contacts_created += self.conn.total_changes - n0
                 self._load_known(new)
-            for e in missing:
-                if e in cache:
-                    out[e] = cache[e][0]
+        out: dict[str, int] = {}
         earlier: list[tuple[int, int, int]] = []
         unknown_to_account: list[tuple[str, int]] = []
-        for e, cid in out.items():
-            known = cache[e]
-            at = first_seen[e]
+        get = cache.get
+        for e, at in first_seen.items():
+            known = get(e)
+            if known is None:  # erased
+                continue
+            cid = out[e] = known[0]
             if at is not None and (known[1] is None or at < known[1]):
                 earlier.append((at, cid, at))
                 known[1] = at
@@ -351,17 +355,19 @@ class Ledger:
         result = IngestResult()
         # Sources should send normalized emails; normalize once per distinct value anyway.
         key: dict[str, str] = {}
-        for x in (*batch.touches, *batch.engagements, *batch.contacts):
-            if x.email not in key:
-                key[x.email] = normalize_email(x.email)
         first_seen: dict[str, int | None] = {}
-        for ev in (*batch.touches, *batch.engagements):
-            k = key[ev.email]
-            seen = first_seen.get(k)
-            if seen is None or ev.at < seen:
-                first_seen[k] = ev.at
+        for group in (batch.touches, batch.engagements):
+            for ev in group:
+                raw = ev.email
+                k = key.get(raw)
+                if k is None:
+                    k = key[raw] = normalize_email(raw)
+                seen = first_seen.get(k)
+                if seen is None or ev.at < seen:
+                    first_seen[k] = ev.at
         for c in batch.contacts:
-            first_seen.setdefault(key[c.email], None)
+            k = key.setdefault(c.email, normalize_email(c.email))
+            first_seen.setdefault(k, None)
         if not first_seen:
             return result
         created0 = self.contacts_created
@@ -369,28 +375,17 @@ class Ledger:
         result.contacts_added = self.contacts_created - created0
         result.skipped_erased = sum(1 for e in first_seen if e not in ids)
         result.contact_ids = set(ids.values())
+        cid_of = {raw: ids[k] for raw, k in key.items() if k in ids}
+        uid = _uid_maker(account)
         conn = self.conn
         if batch.touches:
-            rows = []
-            for t in batch.touches:
-                cid = ids.get(key[t.email])
-                if cid is None:
-                    continue
-                rows.append(
-                    (
-                        t.at >> BUCKET_SHIFT,
-                        cid,
-                        t.at,
-                        event_uid(account, t.event_id),
-                        t.channel,
-                        t.brand or default_brand or "",
-                        t.family,
-                        t.weight,
-                        account,
-                        t.campaign,
-                        t.product,
-                    )
-                )
+            brand0 = default_brand or ""
+            rows = [
+                (t.at >> BUCKET_SHIFT, cid, t.at, uid(t.event_id), t.channel, t.brand or brand0, t.family,
+                 t.weight, account, t.campaign, t.product)
+                for t in batch.touches
+                if (cid := cid_of.get(t.email)) is not None
+            ]
             rows.sort(key=_pk)  # the first copy of an event wins
             n0 = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO touches VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
@@ -399,7 +394,7 @@ class Ledger:
             erows = []
             consent: list[tuple[int, str, str, int]] = []
             for e in batch.engagements:
-                cid = ids.get(key[e.email])
+                cid = cid_of.get(e.email)
                 if cid is None:
                     continue
                 erows.append(
@@ -407,7 +402,7 @@ class Ledger:
                         e.at >> BUCKET_SHIFT,
                         cid,
                         e.at,
-                        event_uid(account, e.event_id),
+                        uid(e.event_id),
                         e.type,
                         e.channel,
                         e.brand or default_brand,
@@ -654,8 +649,7 @@ class Ledger:
         ).fetchall()
 
 
-def _pk(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return row[:4]
+_pk = operator.itemgetter(0, 1, 2, 3)
 
 
 def group_by_contact(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
