@@ -20,7 +20,14 @@ POLICY = {
     "brands": {"acme": {"priority": 10}},
     "rules": [
         # at most 2 marketing emails per contact in any 7 days
-        {"id": "email-weekly", "kind": "cap", "max": 2, "window": "7d", "channels": ["email"], "families": ["marketing"]},
+        {
+            "id": "email-weekly",
+            "kind": "cap",
+            "max": 2,
+            "window": "7d",
+            "channels": ["email"],
+            "families": ["marketing"],
+        },
         # and never two within 20 hours
         {"id": "spacing", "kind": "gap", "min_gap": "20h", "families": ["marketing", "trigger"]},
     ],

@@ -194,11 +194,20 @@ def test_a_counted_but_not_applied_send_cannot_overfill_an_accepted_window() -> 
 
 
 def test_a_counted_but_not_applied_send_cannot_break_an_accepted_gap() -> None:
-    gap = {"id": "spacing", "kind": "gap", "min_gap": "1d", "counts": {"channels": ["email", "sms"]}, "applies": {"channels": ["email"]}}
+    gap = {
+        "id": "spacing",
+        "kind": "gap",
+        "min_gap": "1d",
+        "counts": {"channels": ["email", "sms"]},
+        "applies": {"channels": ["email"]},
+    }
     p = policy([gap])
     got = run(p, [cand("email", T, value=10), cand("sms", T + H, channel="sms", value=1)])
     assert got == {"email": True, "sms": False}
-    assert run(p, [cand("email", T, value=10), cand("sms", T + D, channel="sms", value=1)]) == {"email": True, "sms": True}
+    assert run(p, [cand("email", T, value=10), cand("sms", T + D, channel="sms", value=1)]) == {
+        "email": True,
+        "sms": True,
+    }
 
 
 def test_rejected_decisions_have_no_next_allowed_and_keep_exempt_flag() -> None:

@@ -115,16 +115,55 @@ def test_bad_export_row_fails_the_account_with_file_and_line(ws: Path) -> None:
 
 def test_decide_json_and_text(ws: Path) -> None:
     assert invoke("run", "--config", str(ws))[0] == 0
-    code, out = invoke("decide", "--config", str(ws), "--email", "ANA@example.com", "--channel", "email", "--brand", "beta", "--family", "marketing", "--json")
+    code, out = invoke(
+        "decide",
+        "--config",
+        str(ws),
+        "--email",
+        "ANA@example.com",
+        "--channel",
+        "email",
+        "--brand",
+        "beta",
+        "--family",
+        "marketing",
+        "--json",
+    )
     assert code == 0
     d = json.loads(out)
     assert d["allowed"] is False
     assert d["reasons"][0]["rule"] == "email-weekly" and d["reasons"][0]["kind"] == "cap"
     assert d["reasons"][0]["message"] == "cap:email-weekly 2/2 in 7d (all brands)"
     assert d["next_allowed_at"] == "2026-11-21T09:00:00+00:00"
-    code, out = invoke("decide", "--config", str(ws), "--email", "bob@example.com", "--channel", "email", "--brand", "acme", "--family", "marketing")
+    code, out = invoke(
+        "decide",
+        "--config",
+        str(ws),
+        "--email",
+        "bob@example.com",
+        "--channel",
+        "email",
+        "--brand",
+        "acme",
+        "--family",
+        "marketing",
+    )
     assert code == 0 and out.startswith("ALLOWED")
-    code, out = invoke("decide", "--config", str(ws), "--email", "x@example.com", "--channel", "email", "--brand", "acme", "--family", "marketing", "--at", "soon")
+    code, out = invoke(
+        "decide",
+        "--config",
+        str(ws),
+        "--email",
+        "x@example.com",
+        "--channel",
+        "email",
+        "--brand",
+        "acme",
+        "--family",
+        "marketing",
+        "--at",
+        "soon",
+    )
     assert code == 2 and "ISO 8601" in out
 
 
@@ -150,7 +189,9 @@ def test_plan_writes_decisions_and_summary(ws: Path, tmp_path: Path) -> None:
 
 def test_plan_bad_candidates_file_names_the_line(ws: Path, tmp_path: Path) -> None:
     cands = tmp_path / "cands.csv"
-    cands.write_text("candidate_id,email,channel,brand,family,planned_at\nc1,bob@example.com,email,acme,marketing,tomorrow\n")
+    cands.write_text(
+        "candidate_id,email,channel,brand,family,planned_at\nc1,bob@example.com,email,acme,marketing,tomorrow\n"
+    )
     code, out = invoke("plan", "--config", str(ws), "--candidates", str(cands), "--out", str(tmp_path / "o.csv"))
     assert code == 1
     assert "cands.csv:2: planned_at: expected an ISO 8601 timestamp" in out
@@ -189,7 +230,9 @@ def test_forget_erases_and_reimport_does_not_bring_back(ws: Path) -> None:
     invoke("run", "--config", str(ws))
     code, out = invoke("forget", "--config", str(ws), "ana@example.com", "--yes")
     assert code == 0 and "erased ana@example.com" in out
-    (ws.parent / "touches.csv").write_text(TOUCHES + "t9,ana@example.com,email,acme,marketing,2026-11-16T10:00:00+01:00\n")
+    (ws.parent / "touches.csv").write_text(
+        TOUCHES + "t9,ana@example.com,email,acme,marketing,2026-11-16T10:00:00+01:00\n"
+    )
     invoke("run", "--config", str(ws))
     code, out = invoke("status", "--config", str(ws), "--json")
     assert json.loads(out)["contacts"] == 2 and json.loads(out)["erased"] == 1

@@ -65,8 +65,11 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("patch", "expected"),
     [
-        ('window = "7d"', 'window = "7 days"', ),
-        ('max = { engaged = 5, default = 2 }', 'max = "lots"'),
+        (
+            'window = "7d"',
+            'window = "7 days"',
+        ),
+        ("max = { engaged = 5, default = 2 }", 'max = "lots"'),
         ('timezone = "Europe/Paris"', 'timezone = "Mars/Olympus"'),
         ('families = ["marketing"]', 'families = ["markting"]'),
         ('name = "acme-files"', 'nmae = "acme-files"'),

@@ -94,8 +94,20 @@ def test_demo_status_and_decide(demo: tuple[Path, dict, dict]) -> None:
         someone = next(csv.DictReader(fh))["email"]
     out = CliRunner().invoke(
         cli,
-        ["decide", "--config", str(root / "pressure.toml"), "--email", someone, "--channel", "email",
-         "--brand", "maison-paris", "--family", "marketing", "--json"],
+        [
+            "decide",
+            "--config",
+            str(root / "pressure.toml"),
+            "--email",
+            someone,
+            "--channel",
+            "email",
+            "--brand",
+            "maison-paris",
+            "--family",
+            "marketing",
+            "--json",
+        ],
     )
     d = json.loads(out.output)
     assert d["allowed"] is False and d["reasons"]

@@ -29,7 +29,16 @@ TOUCH_HEADER = ["event_id", "email", "channel", "brand", "family", "sent_at", "w
 ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product"]
 CONTACT_HEADER = ["email", "timezone", "max_per_week", "paused_until"]
 ENGAGEMENT_TYPES = {
-    "delivered", "open", "click", "reply", "purchase", "bounce", "unsubscribe", "resubscribe", "complaint", "incident",
+    "delivered",
+    "open",
+    "click",
+    "reply",
+    "purchase",
+    "bounce",
+    "unsubscribe",
+    "resubscribe",
+    "complaint",
+    "incident",
 }
 
 

@@ -45,7 +45,18 @@ def test_core_imports_no_cli_or_connector() -> None:
     from pathlib import Path
 
     root = Path(pressure_sdk.__file__).parent
-    core = ["models.py", "policy.py", "arbiter.py", "segments.py", "tiers.py", "state.py", "config.py", "timeutil.py", "ledger/store.py", "ledger/schema.py"]
+    core = [
+        "models.py",
+        "policy.py",
+        "arbiter.py",
+        "segments.py",
+        "tiers.py",
+        "state.py",
+        "config.py",
+        "timeutil.py",
+        "ledger/store.py",
+        "ledger/schema.py",
+    ]
     for rel in core:
         tree = ast.parse((root / rel).read_text())
         for node in ast.walk(tree):

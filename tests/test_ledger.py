@@ -61,7 +61,9 @@ def test_consent_latest_event_wins_whatever_the_order() -> None:
 
 def test_contact_updates_merge_attributes_and_keep_external_id() -> None:
     led = Ledger()
-    led.ingest(Batch(contacts=[ContactUpdate("a@x.com", "Asia/Tokyo", None, {"max_per_week": 2}, "hs-1")]), account="hs")
+    led.ingest(
+        Batch(contacts=[ContactUpdate("a@x.com", "Asia/Tokyo", None, {"max_per_week": 2}, "hs-1")]), account="hs"
+    )
     led.ingest(Batch(contacts=[ContactUpdate("a@x.com", None, T0, {"vip": "yes"})]), account="hs")
     c = led.contact("a@x.com")
     assert c is not None

@@ -80,7 +80,16 @@ def cap(id_: str = "email-weekly", max_: Any = 3, **kw: Any) -> dict[str, Any]:
     return rule
 
 
-def decide(ws: Workspace, at: int = T, *, channel: str = "email", brand: str = "acme", family: str = "marketing", email: str = A, **kw: Any):  # type: ignore[no-untyped-def]
+def decide(
+    ws: Workspace,
+    at: int = T,
+    *,
+    channel: str = "email",
+    brand: str = "acme",
+    family: str = "marketing",
+    email: str = A,
+    **kw: Any,
+):  # type: ignore[no-untyped-def]
     return ws.decide(email, channel, brand, family, at, **kw)
 
 
@@ -493,7 +502,13 @@ def test_gap_real_time_looks_at_the_past_only_plan_at_both_sides(make_workspace:
 
 
 def test_gap_not_b_within_n_days_of_a(make_workspace: MakeWs) -> None:
-    rule = {"id": "no-promo-after-trigger", "kind": "gap", "min_gap": "3d", "counts": {"families": ["trigger"]}, "applies": {"families": ["marketing"]}}
+    rule = {
+        "id": "no-promo-after-trigger",
+        "kind": "gap",
+        "min_gap": "3d",
+        "counts": {"families": ["trigger"]},
+        "applies": {"families": ["marketing"]},
+    }
     ws = make_workspace(rules=[rule])
     touch(ws, T - D, family="marketing")
     assert decide(ws).allowed
@@ -550,7 +565,13 @@ def test_quiet_match_product(make_workspace: MakeWs) -> None:
 
 
 def test_quiet_after_complaint_keeps_the_latest_event(make_workspace: MakeWs) -> None:
-    rule = {"id": "cool-down", "kind": "quiet", "after": ["complaint", "incident"], "for": "30d", "families": ["marketing", "trigger"]}
+    rule = {
+        "id": "cool-down",
+        "kind": "quiet",
+        "after": ["complaint", "incident"],
+        "for": "30d",
+        "families": ["marketing", "trigger"],
+    }
     ws = make_workspace(rules=[rule])
     engage(ws, "incident", T - 20 * D, channel=None)
     engage(ws, "complaint", T - 10 * D, channel="sms")
@@ -570,9 +591,18 @@ def test_quiet_after_complaint_keeps_the_latest_event(make_workspace: MakeWs) ->
         ("brand", None, {"acme", "beta", "velo"}),  # an event that names no brand quiets all
     ],
 )
-def test_quiet_scope_follows_the_event_brand(make_workspace: MakeWs, scope: str, event_brand: str | None, blocked: set[str]) -> None:
+def test_quiet_scope_follows_the_event_brand(
+    make_workspace: MakeWs, scope: str, event_brand: str | None, blocked: set[str]
+) -> None:
     brands = {"acme": {"group": "g"}, "beta": {"group": "g"}, "velo": {}}
-    rule = {"id": "after-incident", "kind": "quiet", "after": ["incident"], "for": "7d", "scope": scope, "families": ["marketing"]}
+    rule = {
+        "id": "after-incident",
+        "kind": "quiet",
+        "after": ["incident"],
+        "for": "7d",
+        "scope": scope,
+        "families": ["marketing"],
+    }
     ws = make_workspace(rules=[rule], brands=brands)
     engage(ws, "incident", T - D, brand=event_brand)
     assert {b for b in brands if not decide(ws, brand=b).allowed} == blocked
@@ -580,8 +610,12 @@ def test_quiet_scope_follows_the_event_brand(make_workspace: MakeWs, scope: str,
 
 def test_quiet_counts_filters_events_by_channel_and_brand(make_workspace: MakeWs) -> None:
     rule = {
-        "id": "sms-complaint", "kind": "quiet", "after": ["complaint"], "for": "30d",
-        "counts": {"channels": ["sms"], "brands": ["acme"]}, "applies": {"families": ["marketing"]},
+        "id": "sms-complaint",
+        "kind": "quiet",
+        "after": ["complaint"],
+        "for": "30d",
+        "counts": {"channels": ["sms"], "brands": ["acme"]},
+        "applies": {"families": ["marketing"]},
     }
     ws = make_workspace(rules=[rule], brands={"acme": {}, "beta": {}})
     engage(ws, "complaint", T - D, channel="email")

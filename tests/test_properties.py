@@ -222,7 +222,10 @@ def check_plan_invariant(s: Scenario, decisions: list[Decision]) -> None:
             if t.email == email
         ]
         mine = [by_id[d.candidate.candidate_id] for d in decisions if d.allowed and d.candidate.email == email]
-        sent += [Sent(c.at, c.channel, c.brand, c.family, s.weights[c.family] if c.weight is None else c.weight) for c in mine]
+        sent += [
+            Sent(c.at, c.channel, c.brand, c.family, s.weights[c.family] if c.weight is None else c.weight)
+            for c in mine
+        ]
         for y in mine:
             if y.family in exempt:
                 continue
@@ -428,7 +431,9 @@ def _local(ts: int, tz: ZoneInfo) -> datetime:
     st.sampled_from(["day", "week", "month"]),
     st.integers(0, 6),
 )
-def test_calendar_periods_contain_tile_and_start_at_local_midnight(ts: int, zone_name: str, kind: str, week_start: int) -> None:
+def test_calendar_periods_contain_tile_and_start_at_local_midnight(
+    ts: int, zone_name: str, kind: str, week_start: int
+) -> None:
     tz = ZoneInfo(zone_name)
     start, end = calendar_period(ts, kind, zone_name, week_start)
     assert start <= ts < end

@@ -37,10 +37,19 @@ cap = st.fixed_dictionaries(
         "families": sub(FAMILIES),
         "channels": sub(CHANNELS),
     },
-    optional={"window": st.sampled_from(["1d", "3d", "7d"]), "calendar": st.sampled_from(["day", "week", "month"]), "counts": flt},
+    optional={
+        "window": st.sampled_from(["1d", "3d", "7d"]),
+        "calendar": st.sampled_from(["day", "week", "month"]),
+        "counts": flt,
+    },
 ).filter(lambda r: "window" in r or "calendar" in r)
 gap = st.fixed_dictionaries(
-    {"kind": st.just("gap"), "min_gap": st.sampled_from(["12h", "2d"]), "scope": st.sampled_from(["brand", "group", "all"]), "families": sub(FAMILIES)},
+    {
+        "kind": st.just("gap"),
+        "min_gap": st.sampled_from(["12h", "2d"]),
+        "scope": st.sampled_from(["brand", "group", "all"]),
+        "families": sub(FAMILIES),
+    },
     optional={"counts": flt},
 )
 quiet = st.fixed_dictionaries(
@@ -57,18 +66,36 @@ hours = st.just({"kind": "hours", "allowed": [{"days": ["mon"], "start": "10:00"
 rules = st.lists(cap | gap | quiet | hours, min_size=1, max_size=4)
 
 touches = st.lists(
-    st.tuples(st.integers(0, 7), st.sampled_from(CHANNELS), st.sampled_from(list(BRANDS)), st.sampled_from(FAMILIES),
-              st.integers(-80, 2).map(lambda k: k * DAY // 2), st.none() | st.sampled_from([0.5, 2.0])),
+    st.tuples(
+        st.integers(0, 7),
+        st.sampled_from(CHANNELS),
+        st.sampled_from(list(BRANDS)),
+        st.sampled_from(FAMILIES),
+        st.integers(-80, 2).map(lambda k: k * DAY // 2),
+        st.none() | st.sampled_from([0.5, 2.0]),
+    ),
     max_size=60,
 )
 engagements = st.lists(
-    st.tuples(st.integers(0, 7), st.sampled_from(TYPES), st.sampled_from([None, *CHANNELS]), st.sampled_from([None, *BRANDS]),
-              st.integers(-30, 2).map(lambda k: k * DAY // 2), st.sampled_from([None, "p1", "p2"])),
+    st.tuples(
+        st.integers(0, 7),
+        st.sampled_from(TYPES),
+        st.sampled_from([None, *CHANNELS]),
+        st.sampled_from([None, *BRANDS]),
+        st.integers(-30, 2).map(lambda k: k * DAY // 2),
+        st.sampled_from([None, "p1", "p2"]),
+    ),
     max_size=20,
 )
 contacts = st.lists(
-    st.tuples(st.integers(0, 7), st.sampled_from(ZONES), st.sampled_from([None, 0, 1, 2, "x"]), st.sampled_from([None, NOW + DAY, NOW - DAY]),
-              st.sampled_from([None, "engaged", "dormant"]), st.sampled_from([None, 10.0, 90.0])),
+    st.tuples(
+        st.integers(0, 7),
+        st.sampled_from(ZONES),
+        st.sampled_from([None, 0, 1, 2, "x"]),
+        st.sampled_from([None, NOW + DAY, NOW - DAY]),
+        st.sampled_from([None, "engaged", "dormant"]),
+        st.sampled_from([None, 10.0, 90.0]),
+    ),
     max_size=8,
 )
 lists = st.lists(
@@ -86,10 +113,19 @@ def build(rule_list: list[dict[str, Any]], account_lists: list[list[dict[str, An
         {
             "workspace": {"timezone": "Europe/Paris"},
             "brands": BRANDS,
-            "families": {"transactional": {"priority": 9, "exempt": True}, "trigger": {"priority": 5, "weight": 1.5}, "marketing": {"priority": 1}},
+            "families": {
+                "transactional": {"priority": 9, "exempt": True},
+                "trigger": {"priority": 5, "weight": 1.5},
+                "marketing": {"priority": 1},
+            },
             "rules": [{**r, "id": f"r{i}"} for i, r in enumerate(rule_list)],
             "accounts": [
-                {"name": f"acc{i}", "connector": "files", "brand": list(BRANDS)[i], "lists": [{**lst, "name": f"l{j}"} for j, lst in enumerate(ls)]}
+                {
+                    "name": f"acc{i}",
+                    "connector": "files",
+                    "brand": list(BRANDS)[i],
+                    "lists": [{**lst, "name": f"l{j}"} for j, lst in enumerate(ls)],
+                }
                 for i, ls in enumerate(account_lists)
             ],
         }
@@ -103,7 +139,9 @@ def oracle(led: Ledger, policy: Policy, cfg: Any) -> dict[ListKey, set[int]]:
             cand = list_candidate(acc, lst, NOW)
             blocked = set()
             for c in led.iter_contacts(acc.name):
-                state = contact_state(c, policy.default_tz, led.consent_of(c.id), led.engagements_of(c.id, NOW - 400 * DAY, NOW))
+                state = contact_state(
+                    c, policy.default_tz, led.consent_of(c.id), led.engagements_of(c.id, NOW - 400 * DAY, NOW)
+                )
                 history = policy.counted(led.touches_of(c.id, NOW - 400 * DAY, NOW))
                 if policy.evaluate(cand, state, history, skip_hours=True):
                     blocked.add(c.id)
@@ -121,7 +159,10 @@ def test_lists_equal_policy_evaluate_for_every_member(rule_list, account_lists, 
         acc = data.draw(st.sampled_from(accounts))
         led.ingest(Batch(touches=[Touch(f"t{i}", f"c{who}@x.com", ch, br, fam, NOW + dt, w)]), account=acc)
     for i, (who, typ, ch, br, dt, product) in enumerate(es):
-        led.ingest(Batch(engagements=[Engagement(f"e{i}", f"c{who}@x.com", typ, NOW + dt, ch, br, product)]), account=accounts[0])
+        led.ingest(
+            Batch(engagements=[Engagement(f"e{i}", f"c{who}@x.com", typ, NOW + dt, ch, br, product)]),
+            account=accounts[0],
+        )
     for who, tz, mpw, paused, tier, capital in cs:
         attrs = {} if mpw is None else {"max_per_week": mpw}
         led.ingest(Batch(contacts=[ContactUpdate(f"c{who}@x.com", tz, paused, attrs)]), account=accounts[-1])
@@ -139,9 +180,15 @@ def test_list_of_an_exempt_family_is_always_empty() -> None:
 
 
 def test_max_zero_puts_every_member_on_the_list() -> None:
-    cfg = build([{"kind": "cap", "max": 0, "window": "1d", "families": ["marketing"]}], [[{"channel": "email", "family": "marketing"}]])
+    cfg = build(
+        [{"kind": "cap", "max": 0, "window": "1d", "families": ["marketing"]}],
+        [[{"channel": "email", "family": "marketing"}]],
+    )
     led = Ledger()
-    led.ingest(Batch(touches=[Touch(f"t{i}", f"c{i}@x.com", "email", "a1", "trigger", NOW - 90 * DAY) for i in range(3)]), account="acc0")
+    led.ingest(
+        Batch(touches=[Touch(f"t{i}", f"c{i}@x.com", "email", "a1", "trigger", NOW - 90 * DAY) for i in range(3)]),
+        account="acc0",
+    )
     led.ingest(Batch(touches=[Touch("x", "other@x.com", "email", "a1", "trigger", NOW)]), account="elsewhere")
     got = compute_lists(led, Policy(cfg), cfg.accounts, NOW)[ListKey("acc0", "l0")]
     assert len(got) == 3 and led.contact("other@x.com").id not in got  # type: ignore[union-attr]
@@ -149,7 +196,9 @@ def test_max_zero_puts_every_member_on_the_list() -> None:
 
 def test_window_boundary_matches_decide() -> None:
     """A touch exactly one window ago no longer counts; one a second later does."""
-    cfg = build([{"kind": "cap", "max": 1, "window": "7d", "scope": "all"}], [[{"channel": "email", "family": "marketing"}]])
+    cfg = build(
+        [{"kind": "cap", "max": 1, "window": "7d", "scope": "all"}], [[{"channel": "email", "family": "marketing"}]]
+    )
     led = Ledger()
     led.ingest(Batch(touches=[Touch("t1", "out@x.com", "email", "a1", "marketing", NOW - 7 * DAY)]), account="acc0")
     led.ingest(Batch(touches=[Touch("t2", "in@x.com", "email", "a1", "marketing", NOW - 7 * DAY + 1)]), account="acc0")
@@ -160,13 +209,17 @@ def test_window_boundary_matches_decide() -> None:
 
 def test_calendar_period_starts_at_the_contacts_local_midnight() -> None:
     # NOW is Monday 2026-09-21 12:53Z; the week began at local midnight, earlier in Tokyo than in Paris
-    cfg = build([{"kind": "cap", "max": 1, "calendar": "week", "scope": "all"}], [[{"channel": "email", "family": "marketing"}]])
+    cfg = build(
+        [{"kind": "cap", "max": 1, "calendar": "week", "scope": "all"}], [[{"channel": "email", "family": "marketing"}]]
+    )
     led = Ledger()
     tokyo_monday = 1_790_000_000 - (12 * 3600 + 53 * 60 + 20) - 9 * 3600  # 2026-09-21T00:00+09:00
     paris_monday = tokyo_monday + 7 * 3600  # 2026-09-21T00:00+02:00
     for email, tz in (("tokyo@x.com", "Asia/Tokyo"), ("paris@x.com", None)):
         led.ingest(Batch(contacts=[ContactUpdate(email, tz)]), account="acc0")
-        led.ingest(Batch(touches=[Touch(f"t-{email}", email, "email", "a1", "marketing", tokyo_monday + 3600)]), account="acc0")
+        led.ingest(
+            Batch(touches=[Touch(f"t-{email}", email, "email", "a1", "marketing", tokyo_monday + 3600)]), account="acc0"
+        )
     got = compute_lists(led, Policy(cfg), cfg.accounts, NOW)[ListKey("acc0", "l0")]
     # 01:00 Monday in Tokyo is this week there, but Sunday 18:00 last week in Paris
     assert got == {led.contact("tokyo@x.com").id}  # type: ignore[union-attr]

@@ -53,7 +53,9 @@ class MemoryConnector(Connector):
                 state={"next": i + len(chunk)},
             )
 
-    def push(self, lst: ListConfig, adds: Sequence[Member], removes: Sequence[Member], members: Sequence[Member]) -> Iterator[PushBatch]:
+    def push(
+        self, lst: ListConfig, adds: Sequence[Member], removes: Sequence[Member], members: Sequence[Member]
+    ) -> Iterator[PushBatch]:
         log = self.PUSHED.setdefault(self.account.name, [])
         for n, i in enumerate(range(0, max(len(adds), len(removes)), self.max_batch)):
             if self.settings.fail_push_after is not None and n >= self.settings.fail_push_after:
@@ -78,7 +80,13 @@ def workspace(tmp_path: Path, **settings: Any) -> WorkspaceConfig:
             "workspace": {"ledger": "ledger.db", "guard_min_size": 2},
             "brands": {"acme": {}, "beta": {}},
             "accounts": [
-                {"name": "acme", "connector": "memory", "brand": "acme", "settings": settings, "lists": [{"name": "acme-mkt"}]},
+                {
+                    "name": "acme",
+                    "connector": "memory",
+                    "brand": "acme",
+                    "settings": settings,
+                    "lists": [{"name": "acme-mkt"}],
+                },
                 {"name": "beta", "connector": "memory", "brand": "beta", "lists": [{"name": "beta-mkt"}]},
             ],
             "rules": [{"id": "weekly", "kind": "cap", "max": 2, "window": "7d", "families": ["marketing"]}],

@@ -53,7 +53,10 @@ def test_rescore_writes_tiers_for_few_and_for_all() -> None:
     cfg = parse_config({})
     led = Ledger()
     touches = [Touch(f"t{i}", f"c{i}@x.com", "email", "a", "marketing", NOW - 300 * DAY) for i in range(3)]
-    engagements = [Engagement("e1", "c1@x.com", "click", NOW - DAY), Engagement("e2", "c1@x.com", "click", NOW - DAY + 1)]
+    engagements = [
+        Engagement("e1", "c1@x.com", "click", NOW - DAY),
+        Engagement("e2", "c1@x.com", "click", NOW - DAY + 1),
+    ]
     led.ingest(Batch(touches=touches, engagements=engagements), account="a")
     ids = [led.contact(f"c{i}@x.com").id for i in range(3)]  # type: ignore[union-attr]
     assert rescore(led, ids[:1], NOW, cfg.tiers, cfg.scoring, cfg.tolerance) == 1

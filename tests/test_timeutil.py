@@ -54,7 +54,16 @@ def test_parse_duration_rejects_and_names_the_input(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(7 * D, "7d"), (14 * D, "14d"), (36 * H, "36h"), (D, "1d"), (5400, "90m"), (45, "45s"), (0, "0s"), (D + 1, f"{D + 1}s")],
+    [
+        (7 * D, "7d"),
+        (14 * D, "14d"),
+        (36 * H, "36h"),
+        (D, "1d"),
+        (5400, "90m"),
+        (45, "45s"),
+        (0, "0s"),
+        (D + 1, f"{D + 1}s"),
+    ],
 )
 def test_format_duration_is_the_shortest_exact_rendering(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text

@@ -62,38 +62,150 @@ PARIS = ZoneInfo("Europe/Paris")
 ZONES = [("Europe/Paris", 85), ("America/New_York", 8), ("Asia/Tokyo", 4), ("Europe/London", 3)]
 
 MAISON_CATALOGUE = [
-    "trench-gabardine", "pull-cachemire", "sac-cabas-cuir", "mocassins-velours", "chemise-popeline",
-    "robe-portefeuille", "veste-tweed", "foulard-soie", "jean-droit-brut", "manteau-laine",
-    "bottines-cuir", "ceinture-tressee", "pantalon-flanelle", "cardigan-merinos", "blouse-lin",
-    "escarpins-daim", "parka-legere", "echarpe-cachemire", "polo-pique", "sneakers-cuir-blanc",
-    "petite-maroquinerie", "chapeau-feutre", "gants-cuir", "jupe-plissee",
+    "trench-gabardine",
+    "pull-cachemire",
+    "sac-cabas-cuir",
+    "mocassins-velours",
+    "chemise-popeline",
+    "robe-portefeuille",
+    "veste-tweed",
+    "foulard-soie",
+    "jean-droit-brut",
+    "manteau-laine",
+    "bottines-cuir",
+    "ceinture-tressee",
+    "pantalon-flanelle",
+    "cardigan-merinos",
+    "blouse-lin",
+    "escarpins-daim",
+    "parka-legere",
+    "echarpe-cachemire",
+    "polo-pique",
+    "sneakers-cuir-blanc",
+    "petite-maroquinerie",
+    "chapeau-feutre",
+    "gants-cuir",
+    "jupe-plissee",
 ]
 VELO_CATALOGUE = [
-    "gravel-g2", "velo-electrique-e5", "velo-ville-c3", "casque-urbain", "antivol-u", "eclairage-led",
-    "pneu-route-28", "maillot-ete", "veste-pluie", "sacoche-porte-bagages", "pompe-atelier",
-    "gants-hiver", "selle-confort", "revision-annuelle", "chambre-a-air", "compteur-gps",
+    "gravel-g2",
+    "velo-electrique-e5",
+    "velo-ville-c3",
+    "casque-urbain",
+    "antivol-u",
+    "eclairage-led",
+    "pneu-route-28",
+    "maillot-ete",
+    "veste-pluie",
+    "sacoche-porte-bagages",
+    "pompe-atelier",
+    "gants-hiver",
+    "selle-confort",
+    "revision-annuelle",
+    "chambre-a-air",
+    "compteur-gps",
 ]
 CATALOGUE = {MP: MAISON_CATALOGUE, MO: MAISON_CATALOGUE, VE: VELO_CATALOGUE}
 
 FIRST = [
-    "marie", "camille", "lea", "manon", "chloe", "ines", "sarah", "julie", "claire", "lucie", "emma",
-    "louise", "alice", "anne", "sophie", "nathalie", "isabelle", "thomas", "nicolas", "julien",
-    "antoine", "pierre", "hugo", "lucas", "louis", "maxime", "alexandre", "paul", "arthur", "olivier",
-    "francois", "mathieu", "romain", "vincent", "david", "karim", "yasmine", "mehdi", "fatima", "jean",
+    "marie",
+    "camille",
+    "lea",
+    "manon",
+    "chloe",
+    "ines",
+    "sarah",
+    "julie",
+    "claire",
+    "lucie",
+    "emma",
+    "louise",
+    "alice",
+    "anne",
+    "sophie",
+    "nathalie",
+    "isabelle",
+    "thomas",
+    "nicolas",
+    "julien",
+    "antoine",
+    "pierre",
+    "hugo",
+    "lucas",
+    "louis",
+    "maxime",
+    "alexandre",
+    "paul",
+    "arthur",
+    "olivier",
+    "francois",
+    "mathieu",
+    "romain",
+    "vincent",
+    "david",
+    "karim",
+    "yasmine",
+    "mehdi",
+    "fatima",
+    "jean",
 ]
 FIRST_US = ["emily", "michael", "jessica", "daniel", "ashley", "ryan", "lauren", "kevin", "megan", "jason"]
 FIRST_JP = ["yuki", "haruto", "sakura", "ren", "aoi", "hina", "sota", "yui", "kenji", "mei"]
 LAST = [
-    "martin", "bernard", "dubois", "thomas", "robert", "richard", "petit", "durand", "leroy", "moreau",
-    "simon", "laurent", "lefebvre", "michel", "garcia", "david", "bertrand", "roux", "vincent", "fournier",
-    "morel", "girard", "andre", "mercier", "dupont", "lambert", "bonnet", "francois", "martinez", "legrand",
-    "garnier", "faure", "rousseau", "blanc", "guerin", "muller", "henry", "roussel", "nicolas", "perrin",
+    "martin",
+    "bernard",
+    "dubois",
+    "thomas",
+    "robert",
+    "richard",
+    "petit",
+    "durand",
+    "leroy",
+    "moreau",
+    "simon",
+    "laurent",
+    "lefebvre",
+    "michel",
+    "garcia",
+    "david",
+    "bertrand",
+    "roux",
+    "vincent",
+    "fournier",
+    "morel",
+    "girard",
+    "andre",
+    "mercier",
+    "dupont",
+    "lambert",
+    "bonnet",
+    "francois",
+    "martinez",
+    "legrand",
+    "garnier",
+    "faure",
+    "rousseau",
+    "blanc",
+    "guerin",
+    "muller",
+    "henry",
+    "roussel",
+    "nicolas",
+    "perrin",
 ]
 LAST_US = ["smith", "johnson", "williams", "brown", "jones", "miller", "davis", "wilson", "anderson", "taylor"]
 LAST_JP = ["sato", "suzuki", "takahashi", "tanaka", "watanabe", "ito", "yamamoto", "nakamura", "kobayashi"]
 DOMAINS_FR = [
-    ("gmail.com", 38), ("orange.fr", 14), ("free.fr", 9), ("hotmail.fr", 9), ("yahoo.fr", 7),
-    ("outlook.fr", 6), ("laposte.net", 5), ("sfr.fr", 4), ("icloud.com", 5), ("wanadoo.fr", 3),
+    ("gmail.com", 38),
+    ("orange.fr", 14),
+    ("free.fr", 9),
+    ("hotmail.fr", 9),
+    ("yahoo.fr", 7),
+    ("outlook.fr", 6),
+    ("laposte.net", 5),
+    ("sfr.fr", 4),
+    ("icloud.com", 5),
+    ("wanadoo.fr", 3),
 ]
 DOMAINS_INTL = [("gmail.com", 50), ("outlook.com", 15), ("yahoo.com", 15), ("icloud.com", 15), ("proton.me", 5)]
 
@@ -105,8 +217,18 @@ def weighted(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
 class Member:
     """One person's relationship with one brand: what the platform may use."""
 
-    __slots__ = ("email", "sms", "push", "phone", "bad_email", "unsub", "hard_bounced", "last_open", "last_click",
-                 "bought")
+    __slots__ = (
+        "email",
+        "sms",
+        "push",
+        "phone",
+        "bad_email",
+        "unsub",
+        "hard_bounced",
+        "last_open",
+        "last_click",
+        "bought",
+    )
 
     def __init__(self, email: str) -> None:
         self.email = email  # as this platform spells it
@@ -159,8 +281,17 @@ class Generator:
         self.seq += 1
         heapq.heappush(self.heap, (at, self.seq, kind, payload))
 
-    def touch(self, at: float, p: Person, brand: str, channel: str, family: str,
-              campaign: str = "", product: str = "", weight: str = "") -> None:
+    def touch(
+        self,
+        at: float,
+        p: Person,
+        brand: str,
+        channel: str,
+        family: str,
+        campaign: str = "",
+        product: str = "",
+        weight: str = "",
+    ) -> None:
         if self.start <= at < self.end:
             self.push(at, "touch", (p, brand, channel, family, campaign, product, weight))
 
@@ -282,15 +413,37 @@ class Generator:
             # velo: newsletter every other Saturday and promotions every other Wednesday,
             # both at a local hour in each contact's zone; app pushes on Sundays; SMS monthly.
             if wd == 5 and iso_week % 2 == 1:
-                self.campaign(self.local_ts(d, 0, 0, ZoneInfo("Pacific/Kiritimati")), VE, "email",
-                              f"ve-{tag}-newsletter", "", "all", local=(d, 9, 0))
+                self.campaign(
+                    self.local_ts(d, 0, 0, ZoneInfo("Pacific/Kiritimati")),
+                    VE,
+                    "email",
+                    f"ve-{tag}-newsletter",
+                    "",
+                    "all",
+                    local=(d, 9, 0),
+                )
             if wd == 2 and iso_week % 2 == 0:
                 prod = rng.choice(VELO_CATALOGUE)
-                self.campaign(self.local_ts(d, 0, 0, ZoneInfo("Pacific/Kiritimati")), VE, "email",
-                              f"ve-{tag}-promo-{prod}", prod, "engaged", local=(d, 18, 0), personal=True)
+                self.campaign(
+                    self.local_ts(d, 0, 0, ZoneInfo("Pacific/Kiritimati")),
+                    VE,
+                    "email",
+                    f"ve-{tag}-promo-{prod}",
+                    prod,
+                    "engaged",
+                    local=(d, 18, 0),
+                    personal=True,
+                )
             if wd == 6:
-                self.campaign(self.local_ts(d, 0, 0, ZoneInfo("Pacific/Kiritimati")), VE, "push",
-                              f"ve-{tag}-push-sortie", "", "share:0.6", local=(d, 10, 0))
+                self.campaign(
+                    self.local_ts(d, 0, 0, ZoneInfo("Pacific/Kiritimati")),
+                    VE,
+                    "push",
+                    f"ve-{tag}-push-sortie",
+                    "",
+                    "share:0.6",
+                    local=(d, 10, 0),
+                )
             if d.day == 12:
                 prod = rng.choice(VELO_CATALOGUE)
                 self.campaign(self.local_ts(d, 17, 0), VE, "sms", f"ve-{tag}-sms-{prod}", prod, "share:0.7")
@@ -324,8 +477,17 @@ class Generator:
                     self.push(t, "service", (p, b))
                     t += rng.expovariate(0.003) * DAY
 
-    def campaign(self, at: int, brand: str, channel: str, name: str, product: str, segment: str,
-                 local: tuple | None = None, personal: bool = False) -> None:
+    def campaign(
+        self,
+        at: int,
+        brand: str,
+        channel: str,
+        name: str,
+        product: str,
+        segment: str,
+        local: tuple | None = None,
+        personal: bool = False,
+    ) -> None:
         if self.start - DAY <= at < self.end:
             self.push(at, "campaign", (brand, channel, name, product, segment, local, personal))
 
@@ -356,8 +518,17 @@ class Generator:
                 break
             getattr(self, "on_" + kind)(t, *payload)
 
-    def on_campaign(self, t: float, brand: str, channel: str, name: str, product: str, segment: str,
-                    local: tuple | None, personal: bool) -> None:
+    def on_campaign(
+        self,
+        t: float,
+        brand: str,
+        channel: str,
+        name: str,
+        product: str,
+        segment: str,
+        local: tuple | None,
+        personal: bool,
+    ) -> None:
         rng = self.rng
         for p in self.members[brand]:
             if not self.reachable(p, brand, channel, "marketing", t):
@@ -415,13 +586,27 @@ class Generator:
         if r < 0.12:
             self.purchase(t, p, brand, product, "")
         elif r < 0.45:
-            self.touch(t + HOUR + rng.random() * HOUR, p, brand, "email", "trigger",
-                       f"{PREFIX[brand]}-panier-abandonne", product)
+            self.touch(
+                t + HOUR + rng.random() * HOUR,
+                p,
+                brand,
+                "email",
+                "trigger",
+                f"{PREFIX[brand]}-panier-abandonne",
+                product,
+            )
             if p.brands[brand].push and rng.random() < 0.5:
                 self.touch(t + DAY, p, brand, "push", "trigger", f"{PREFIX[brand]}-panier-rappel", product)
         elif r < 0.62:
-            self.touch(t + 3 * HOUR + rng.random() * HOUR, p, brand, "email", "trigger",
-                       f"{PREFIX[brand]}-relance-navigation", product)
+            self.touch(
+                t + 3 * HOUR + rng.random() * HOUR,
+                p,
+                brand,
+                "email",
+                "trigger",
+                f"{PREFIX[brand]}-relance-navigation",
+                product,
+            )
 
     def on_service(self, t: float, p: Person, brand: str) -> None:
         rng = self.rng
@@ -440,11 +625,25 @@ class Generator:
         self.engage(t, p, brand, "purchase", channel, product)
         mem.bought.append(product)
         # an order confirmation goes out whatever the consent (hard-bounced addresses excepted)
-        self.touch(t + 60 + rng.random() * 120, p, brand, "email", "transactional",
-                   f"{PREFIX[brand]}-confirmation-commande", product)
+        self.touch(
+            t + 60 + rng.random() * 120,
+            p,
+            brand,
+            "email",
+            "transactional",
+            f"{PREFIX[brand]}-confirmation-commande",
+            product,
+        )
         ship = t + DAY + rng.random() * DAY
-        self.touch(ship, p, brand, "sms" if mem.sms and rng.random() < 0.5 else "email", "service",
-                   f"{PREFIX[brand]}-expedition", product)
+        self.touch(
+            ship,
+            p,
+            brand,
+            "sms" if mem.sms and rng.random() < 0.5 else "email",
+            "service",
+            f"{PREFIX[brand]}-expedition",
+            product,
+        )
         self.touch(t + 10 * DAY, p, brand, "email", "trigger", f"{PREFIX[brand]}-avis-produit", product)
         if rng.random() < 0.07:
             self.push(t + 2 * DAY + rng.random() * 4 * DAY, "incident", (p, brand, product))
@@ -467,8 +666,9 @@ class Generator:
         else:
             self.touch(care_at, p, brand, "email", "care", f"{PREFIX[brand]}-geste-commercial", product)
 
-    def on_touch(self, t: float, p: Person, brand: str, channel: str, family: str,
-                 campaign: str, product: str, weight: str) -> None:
+    def on_touch(
+        self, t: float, p: Person, brand: str, channel: str, family: str, campaign: str, product: str, weight: str
+    ) -> None:
         if not self.reachable(p, brand, channel, family, t):
             return
         rng = self.rng
@@ -534,8 +734,11 @@ class Generator:
                 click_at = t + rng.random() * 2 * HOUR
                 self.engage(click_at, p, brand, "click", "sms", product)
                 if rng.random() < 0.1:
-                    self.push(click_at + 5 * MINUTE + rng.random() * 3 * HOUR, "buy",
-                              (p, brand, product or rng.choice(CATALOGUE[brand]), "sms"))
+                    self.push(
+                        click_at + 5 * MINUTE + rng.random() * 3 * HOUR,
+                        "buy",
+                        (p, brand, product or rng.choice(CATALOGUE[brand]), "sms"),
+                    )
             if soliciting and rng.random() < 0.0035 * annoy:
                 at = t + rng.random() * HOUR
                 self.engage(at, p, brand, "unsubscribe", "sms")
@@ -547,8 +750,9 @@ class Generator:
             if rng.random() < (0.25 + 0.35 * react) * fatigue * interest:
                 self.engage(t + 30 + rng.random() * 60, p, brand, "reply", "call", product)
                 if family == "marketing" and rng.random() < 0.08:
-                    self.push(t + HOUR + rng.random() * 2 * DAY, "buy",
-                              (p, brand, rng.choice(CATALOGUE[brand]), "call"))
+                    self.push(
+                        t + HOUR + rng.random() * 2 * DAY, "buy", (p, brand, rng.choice(CATALOGUE[brand]), "call")
+                    )
             if soliciting and rng.random() < 0.01 * annoy:
                 at = t + 60
                 if rng.random() < 0.2:
@@ -592,8 +796,9 @@ class Generator:
                 ),
             )
             if b in self.contact_rows:
-                sizes[f"{b}/contacts.csv.gz"] = write_gz(folder / "contacts.csv.gz", CONTACT_HEADER,
-                                                         iter(self.contact_rows[b]))
+                sizes[f"{b}/contacts.csv.gz"] = write_gz(
+                    folder / "contacts.csv.gz", CONTACT_HEADER, iter(self.contact_rows[b])
+                )
             else:
                 stale = folder / "contacts.csv.gz"
                 if stale.exists():
@@ -623,7 +828,9 @@ def summary(gen: Generator, sizes: dict[str, int], elapsed: float) -> str:
         f"({datetime.fromtimestamp(gen.start, UTC):%Y-%m-%d} .. {datetime.fromtimestamp(gen.end, UTC):%Y-%m-%d}), "
         f"{elapsed:.1f}s"
     )
-    lines.append(f"{'brand':<15}{'touches':>9}{'engagements':>13}{'contacts':>10}{'unsub':>7}{'complaints':>12}{'bytes':>10}")
+    lines.append(
+        f"{'brand':<15}{'touches':>9}{'engagements':>13}{'contacts':>10}{'unsub':>7}{'complaints':>12}{'bytes':>10}"
+    )
     for b in BRANDS:
         et = Counter(row[3] for row in gen.engagements[b])
         size = sum(v for k, v in sizes.items() if k.startswith(b + "/"))
@@ -647,8 +854,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--contacts", type=int, default=DEFAULT_CONTACTS, help="people to create (default %(default)s)")
     ap.add_argument("--days", type=int, default=DEFAULT_DAYS, help="days of history (default %(default)s)")
     ap.add_argument("--end", default=DEFAULT_END, help="end of the history, ISO 8601 with offset (default %(default)s)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data",
-                    help="output folder (default: data/ next to this script)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "data",
+        help="output folder (default: data/ next to this script)",
+    )
     args = ap.parse_args(argv)
     end = datetime.fromisoformat(args.end)
     if end.tzinfo is None:

@@ -75,7 +75,15 @@ def cli(verbose: int) -> None:
 @click.option("--now", "now_text", metavar="ISO", help="Evaluate lists as of this instant (replays).")
 @json_option
 @_handle_errors
-def run(config_path: str, dry_run: bool, accounts: tuple[str, ...], force: bool, wait: float, now_text: str | None, as_json: bool) -> None:
+def run(
+    config_path: str,
+    dry_run: bool,
+    accounts: tuple[str, ...],
+    force: bool,
+    wait: float,
+    now_text: str | None,
+    as_json: bool,
+) -> None:
     """Pull every account, rescore, recompute and push suppression lists, report."""
     cfg = load_config(config_path)
     report = run_sync(cfg, accounts=accounts, dry_run=dry_run, force=force, wait=wait, now=_at(cfg, now_text))
@@ -120,7 +128,17 @@ def check(config_path: str, as_json: bool) -> None:
 @click.option("--product")
 @json_option
 @_handle_errors
-def decide(config_path: str, email: str, channel: str, brand: str, family: str, at_text: str | None, weight: float | None, product: str | None, as_json: bool) -> None:
+def decide(
+    config_path: str,
+    email: str,
+    channel: str,
+    brand: str,
+    family: str,
+    at_text: str | None,
+    weight: float | None,
+    product: str | None,
+    as_json: bool,
+) -> None:
     """May this message go out? Prints the verdict, reasons and next allowed time."""
     cfg = load_config(config_path)
     with Workspace(cfg) as ws:
@@ -141,7 +159,9 @@ def decide(config_path: str, email: str, channel: str, brand: str, family: str, 
 @cli.command()
 @config_option
 @click.option("--candidates", "candidates_path", required=True, type=click.Path(dir_okay=False), help="Candidates CSV.")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the decisions CSV.")
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the decisions CSV."
+)
 @json_option
 @_handle_errors
 def plan(config_path: str, candidates_path: str, out_path: str, as_json: bool) -> None:
@@ -180,7 +200,7 @@ def status(config_path: str, now_text: str | None, as_json: bool) -> None:
         pressure: dict[str, dict[str, int]] = {}
         for tier, level, n in led.weekly_pressure(t, {k: f.weight for k, f in cfg.families.items()}):
             pressure.setdefault(tier, {})[f"{level}+" if level == 5 else str(level)] = n
-        out = {
+        out: dict[str, Any] = {
             "ledger": str(cfg.ledger_path),
             "as_of": to_iso(t),
             "contacts": led.count("contacts"),
@@ -196,7 +216,10 @@ def status(config_path: str, now_text: str | None, as_json: bool) -> None:
         click.echo(json.dumps(out, indent=2))
         return
     click.echo(f"ledger {out['ledger']} as of {out['as_of']}")
-    click.echo(f"  contacts {out['contacts']}  touches {out['touches']}  engagements {out['engagements']}  erased {out['erased']}")
+    click.echo(
+        f"  contacts {out['contacts']}  touches {out['touches']}  "
+        f"engagements {out['engagements']}  erased {out['erased']}"
+    )
     for by, counts in out["touches_by"].items():
         click.echo(f"touches by {by}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     click.echo("contacts by weighted touches in the last 7 days, per tier:")
@@ -214,7 +237,15 @@ def connectors(as_json: bool) -> None:
     """Installed connector plugins with their versions."""
     infos = available()
     if as_json:
-        click.echo(json.dumps([{"name": i.name, "distribution": i.distribution, "version": i.version, "target": i.target} for i in infos], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {"name": i.name, "distribution": i.distribution, "version": i.version, "target": i.target}
+                    for i in infos
+                ],
+                indent=2,
+            )
+        )
         return
     if not infos:
         click.echo("no connector installed (pip install pressure-connector-files, …)")

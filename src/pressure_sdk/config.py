@@ -238,7 +238,7 @@ _HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 class HoursWindow(_Model):
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: list(WEEKDAYS)
+        default_factory=lambda: list(WEEKDAYS)  # type: ignore[arg-type]
     )
     start: str
     end: str
@@ -283,9 +283,7 @@ class TierConfig(_Model):
     min_score: float | None = None
     lookback: int = 90 * 86400
 
-    _dur = field_validator("new_within", "lookback", mode="before")(
-        lambda cls, v: None if v is None else _duration(v)
-    )
+    _dur = field_validator("new_within", "lookback", mode="before")(lambda cls, v: None if v is None else _duration(v))
 
 
 DEFAULT_TIERS = [
@@ -300,9 +298,7 @@ DEFAULT_TIERS = [
 class ScoringConfig(_Model):
     """Points per engagement type. Clicks weigh more than opens, which privacy features inflate."""
 
-    weights: dict[str, float] = Field(
-        default_factory=lambda: {"open": 0.5, "click": 3, "reply": 3, "purchase": 5}
-    )
+    weights: dict[str, float] = Field(default_factory=lambda: {"open": 0.5, "click": 3, "reply": 3, "purchase": 5})
 
     @field_validator("weights")
     @classmethod
@@ -324,11 +320,9 @@ class ToleranceConfig(_Model):
     blocks: list[str] = Field(default_factory=lambda: ["marketing"])
     lookback: int = 180 * 86400
     costs: dict[str, float] = Field(
-        default_factory=lambda: {"complaint": 60, "incident": 30, "unsubscribe": 20, "bounce": 10}
+        default_factory=lambda: {"complaint": 60.0, "incident": 30.0, "unsubscribe": 20.0, "bounce": 10.0}
     )
-    gains: dict[str, float] = Field(
-        default_factory=lambda: {"click": 5, "reply": 5, "purchase": 10}
-    )
+    gains: dict[str, float] = Field(default_factory=lambda: {"click": 5.0, "reply": 5.0, "purchase": 10.0})
 
     _dur = field_validator("lookback", mode="before")(lambda cls, v: _duration(v))
 
@@ -464,8 +458,11 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling against the config reference)"
         line = f"  {path}: {msg}"
-        if "input" in err and repr(err["input"]) not in msg and err["type"] not in ("missing", "extra_forbidden") and not isinstance(
-            err["input"], dict | list
+        if (
+            "input" in err
+            and repr(err["input"]) not in msg
+            and err["type"] not in ("missing", "extra_forbidden")
+            and not isinstance(err["input"], dict | list)
         ):
             line += f" (got {err['input']!r})"
         if line not in seen:

@@ -8,6 +8,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError
 from .models import Candidate, Decision, normalize_email
@@ -31,12 +32,15 @@ def read_candidates(path: str | Path, default_tz: str) -> list[Candidate]:
         reader = csv.DictReader(fh)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
-            msg = f"{p}:1: missing column(s) {', '.join(missing)}; expected {', '.join(REQUIRED)} (+ optional {', '.join(OPTIONAL)})"
+            msg = (
+                f"{p}:1: missing column(s) {', '.join(missing)}; "
+                f"expected {', '.join(REQUIRED)} (+ optional {', '.join(OPTIONAL)})"
+            )
             raise InputError(msg)
         for row in reader:
             line = reader.line_num
 
-            def bad(col: str, expected: str) -> InputError:
+            def bad(col: str, expected: str, line: int = line, row: dict[str, str] = row) -> InputError:
                 return InputError(f"{p}:{line}: {col}: expected {expected}, got {row.get(col)!r}")
 
             for col in REQUIRED:
@@ -115,7 +119,7 @@ def write_plan(path: str | Path, decisions: Sequence[Decision], tz: str) -> None
         raise
 
 
-def summarize(decisions: Sequence[Decision]) -> dict[str, dict[str, int]]:
+def summarize(decisions: Sequence[Decision]) -> dict[str, Any]:
     """Rejections per rule, and accepted/rejected per brand."""
     per_rule: Counter[str] = Counter()
     per_brand: dict[str, Counter[str]] = {}

@@ -125,7 +125,9 @@ class Policy:
                 return self.brand_group.get(other) == g
         return brand == other
 
-    def counted(self, touches: Sequence[tuple[int, str, str, str, float | None]], planned: bool = False) -> list[CountedTouch]:
+    def counted(
+        self, touches: Sequence[tuple[int, str, str, str, float | None]], planned: bool = False
+    ) -> list[CountedTouch]:
         """History rows ``(at, channel, brand, family, weight)`` as weighted touches."""
         w = self.weight
         return [CountedTouch(at, ch, br, fa, w(fa, wt), planned) for at, ch, br, fa, wt in touches]
@@ -234,13 +236,13 @@ class Policy:
         t = cand.at
         scope, brand = r.scope, cand.brand
         counted = [
-            h
-            for h in history
-            if c.counts(h.channel, h.brand, h.family) and self.same_scope(scope, brand, h.brand)
+            h for h in history if c.counts(h.channel, h.brand, h.family) and self.same_scope(scope, brand, h.brand)
         ]
         limit, why = self.limit(r, state)
-        where = f"{r.scope} {self.brand_group.get(brand) or brand}" if r.scope == "group" else (
-            f"brand {brand}" if r.scope == "brand" else "all brands"
+        where = (
+            f"{r.scope} {self.brand_group.get(brand) or brand}"
+            if r.scope == "group"
+            else (f"brand {brand}" if r.scope == "brand" else "all brands")
         )
         extra = f", {why}" if why else ""
         out: list[Reason] = []
@@ -354,7 +356,8 @@ class Policy:
         return Reason(
             r.id,
             "hours",
-            f"hours:{r.id} {WEEKDAYS[day].capitalize()} {minute // 60:02d}:{minute % 60:02d} ({tz}) is outside the allowed hours",
+            f"hours:{r.id} {WEEKDAYS[day].capitalize()} {minute // 60:02d}:{minute % 60:02d} ({tz}) "
+            "is outside the allowed hours",
             until=self._next_open(r, t, tz),
         )
 
@@ -397,8 +400,15 @@ class Policy:
                 return None
             t = max(max(u for u in untils if u is not None), t + 1)
             moved = Candidate(
-                cand.email, cand.channel, cand.brand, cand.family, t, cand.weight, cand.candidate_id,
-                cand.value, cand.product,
+                cand.email,
+                cand.channel,
+                cand.brand,
+                cand.family,
+                t,
+                cand.weight,
+                cand.candidate_id,
+                cand.value,
+                cand.product,
             )
             reasons = self.evaluate(moved, state, history)
         return None

@@ -177,7 +177,9 @@ class _Limits:
         key = (tier, attr) if isinstance(attr, str | int | float | type(None)) else (tier, repr(attr))
         lim = self._memo.get(key)
         if lim is None:
-            attrs = {} if not isinstance(self.rule.max, AttributeMax) or attr is None else {self.rule.max.attribute: attr}
+            attrs = (
+                {} if not isinstance(self.rule.max, AttributeMax) or attr is None else {self.rule.max.attribute: attr}
+            )
             lim = self.policy.limit(self.rule, ContactState(timezone="UTC", tier=tier, attributes=attrs))[0]
             self._memo[key] = lim
         return lim
@@ -223,7 +225,15 @@ def _cap(
             f"WHERE t.bucket BETWEEN ? AND ? AND {cond} AND t.at <= ?{filt_sql} "
             "GROUP BY t.contact_id, 2"
         )
-        params = [*key_params, *weight_params, *extra_params, *_bucket_range(first, now), *cond_params, now, *filt_params]
+        params = [
+            *key_params,
+            *weight_params,
+            *extra_params,
+            *_bucket_range(first, now),
+            *cond_params,
+            now,
+            *filt_params,
+        ]
         by_scope: dict[str, list[_Target]] = defaultdict(list)
         for t in targets:
             by_scope[_scope_of(policy, r.scope, t.cand.brand)].append(t)
@@ -329,7 +339,9 @@ def _quiet(
 def _members(ledger: Ledger, account: str, among: Iterable[int] | None) -> set[int]:
     """The account's contacts (all of them, or those of ``among``)."""
     if among is None:
-        return {cid for (cid,) in ledger.conn.execute("SELECT contact_id FROM identities WHERE account = ?", (account,))}
+        return {
+            cid for (cid,) in ledger.conn.execute("SELECT contact_id FROM identities WHERE account = ?", (account,))
+        }
     ids = sorted(among)
     out: set[int] = set()
     for i in range(0, len(ids), _CHUNK):

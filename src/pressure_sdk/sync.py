@@ -114,7 +114,11 @@ def _grid(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, r in enumerate(rows):
-        lines.append("  ".join(c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return lines
@@ -205,7 +209,17 @@ def _run(
             lrep = ListReport(lst.name)
             rep.lists.append(lrep)
             try:
-                _push_list(cfg, ledger, connectors[acc.name], acc, lst.name, desired[ListKey(acc.name, lst.name)], lrep, dry_run=dry_run, force=force)
+                _push_list(
+                    cfg,
+                    ledger,
+                    connectors[acc.name],
+                    acc,
+                    lst.name,
+                    desired[ListKey(acc.name, lst.name)],
+                    lrep,
+                    dry_run=dry_run,
+                    force=force,
+                )
             except PressureError as exc:
                 lrep.error = str(exc)
                 rep.fail(f"push {lst.name}: {exc}")
@@ -251,6 +265,8 @@ def _push_list(
         )
         raise GuardError(msg)
     lst = next(x for x in acc.lists if x.name == list_name)
-    for batch in connector.push(lst, ledger.members(acc.name, adds), ledger.members(acc.name, removes), ledger.members(acc.name, want)):
+    for batch in connector.push(
+        lst, ledger.members(acc.name, adds), ledger.members(acc.name, removes), ledger.members(acc.name, want)
+    ):
         ledger.confirm_push(acc.name, list_name, batch.added, batch.removed)
     lrep.pushed = True

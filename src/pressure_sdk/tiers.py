@@ -85,11 +85,11 @@ def rescore(
             rows.append((s.tier, s.score, s.capital, int(s.care), now, c.id))
         flush()
         return n
-    events = group_by_contact(ledger.scan_engagements(since, now))
-    current = next(events, None)
+    stream = group_by_contact(ledger.scan_engagements(since, now))
+    current = next(stream, None)
     for c in ledger.iter_contacts():
         while current is not None and current[0] < c.id:
-            current = next(events, None)
+            current = next(stream, None)
         mine: list[tuple[int, str]] = []
         if current is not None and current[0] == c.id:
             mine = [(r[0], r[1]) for r in current[1]]

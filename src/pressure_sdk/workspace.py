@@ -54,9 +54,7 @@ class Workspace:
         row, consent = self.ledger.contact_and_consent(email)
         if row is None:
             return contact_state(None, p.default_tz), []
-        engagements = (
-            self.ledger.engagements_of(row.id, since - p.quiet_lookback, until) if p.quiet_types else []
-        )
+        engagements = self.ledger.engagements_of(row.id, since - p.quiet_lookback, until) if p.quiet_types else []
         state = contact_state(row, p.default_tz, consent, engagements)
         history = p.counted(self.ledger.touches_of(row.id, since - p.lookback, until))
         return state, history
@@ -153,7 +151,9 @@ class Workspace:
             lines.append(f"  - {r.message}")
             for t in r.touches:
                 mark = " (planned)" if t.planned else ""
-                lines.append(f"      {to_iso(t.at, tz)}  {t.brand:<14} {t.channel:<6} {t.family:<13} w={t.weight:g}{mark}")
+                lines.append(
+                    f"      {to_iso(t.at, tz)}  {t.brand:<14} {t.channel:<6} {t.family:<13} w={t.weight:g}{mark}"
+                )
         if not decision.allowed:
             when = to_iso(decision.next_allowed_at, tz) if decision.next_allowed_at else "not until consent changes"
             lines.append(f"  next allowed: {when}")

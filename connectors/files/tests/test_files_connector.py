@@ -198,11 +198,31 @@ def test_jsonl_and_gzip_files(tmp_path: Path) -> None:
     write(
         tmp_path / "t.jsonl",
         lines(
-            json.dumps({"event_id": 7, "email": "a@x.io", "channel": "email", "brand": None, "family": "marketing",
-                        "sent_at": "2024-03-01T10:00:00", "weight": 1.5, "campaign": None, "other": [1]}),
+            json.dumps(
+                {
+                    "event_id": 7,
+                    "email": "a@x.io",
+                    "channel": "email",
+                    "brand": None,
+                    "family": "marketing",
+                    "sent_at": "2024-03-01T10:00:00",
+                    "weight": 1.5,
+                    "campaign": None,
+                    "other": [1],
+                }
+            ),
             "",
-            json.dumps({"event_id": "8", "email": "b@x.io", "channel": "push", "brand": "beta", "family": "care",
-                        "sent_at": "2024-03-01T10:00:00Z", "weight": "2"}),
+            json.dumps(
+                {
+                    "event_id": "8",
+                    "email": "b@x.io",
+                    "channel": "push",
+                    "brand": "beta",
+                    "family": "care",
+                    "sent_at": "2024-03-01T10:00:00Z",
+                    "weight": "2",
+                }
+            ),
         ),
     )
     write(tmp_path / "t2.csv.gz", lines(TOUCH_HEADER, "9,c@x.io,email,acme,marketing,2024-03-01T10:00:00Z,,,"))
@@ -224,7 +244,8 @@ def test_jsonl_and_gzip_files(tmp_path: Path) -> None:
 def test_csv_with_bom_and_multiline_field_keeps_line_numbers(tmp_path: Path) -> None:
     write(
         tmp_path / "t.csv",
-        "\ufeff" + lines(
+        "\ufeff"
+        + lines(
             TOUCH_HEADER,
             '1,a@x.io,email,acme,marketing,2024-01-01T00:00:00Z,,"two\nlines",',
             "2,b@x.io,email,acme,marketing,never,,,",
@@ -277,13 +298,36 @@ GOOD_TOUCH = "1,a@x.io,email,acme,marketing,2024-01-01T00:00:00Z,,,"
         (
             "touches.jsonl",
             lines(
-                json.dumps({"event_id": "1", "email": "a@x.io", "channel": "email", "brand": "acme",
-                            "family": "marketing", "sent_at": "2024-01-01T00:00:00Z"}),
-                json.dumps({"event_id": "1", "email": "a@x.io", "channel": "email", "brand": "acme",
-                            "family": "marketing", "sent_at": "2024-01-01T00:00:00Z"}),
+                json.dumps(
+                    {
+                        "event_id": "1",
+                        "email": "a@x.io",
+                        "channel": "email",
+                        "brand": "acme",
+                        "family": "marketing",
+                        "sent_at": "2024-01-01T00:00:00Z",
+                    }
+                ),
+                json.dumps(
+                    {
+                        "event_id": "1",
+                        "email": "a@x.io",
+                        "channel": "email",
+                        "brand": "acme",
+                        "family": "marketing",
+                        "sent_at": "2024-01-01T00:00:00Z",
+                    }
+                ),
                 "",
-                json.dumps({"event_id": "2", "email": "b@x.io", "channel": "email", "brand": "acme",
-                            "sent_at": "2024-01-01T00:00:00Z"}),
+                json.dumps(
+                    {
+                        "event_id": "2",
+                        "email": "b@x.io",
+                        "channel": "email",
+                        "brand": "acme",
+                        "sent_at": "2024-01-01T00:00:00Z",
+                    }
+                ),
             ),
             "data/acme/touches.jsonl:4: family: required, but the row has no such key",
         ),
@@ -294,8 +338,18 @@ GOOD_TOUCH = "1,a@x.io,email,acme,marketing,2024-01-01T00:00:00Z,,,"
         ),
         (
             "touches.jsonl",
-            lines(json.dumps({"event_id": "1", "email": "a@x.io", "channel": "email", "brand": "acme",
-                              "family": "marketing", "sent_at": 1704067200})),
+            lines(
+                json.dumps(
+                    {
+                        "event_id": "1",
+                        "email": "a@x.io",
+                        "channel": "email",
+                        "brand": "acme",
+                        "family": "marketing",
+                        "sent_at": 1704067200,
+                    }
+                )
+            ),
             "data/acme/touches.jsonl:1: sent_at: expected an ISO 8601 timestamp, got 1704067200",
         ),
         (
@@ -404,7 +458,12 @@ def test_state_only_on_last_batch_of_each_file(tmp_path: Path) -> None:
     write(tmp_path / "c.csv", lines(TOUCH_HEADER))
     batches = pull_all(make(tmp_path, touches="*.csv", batch_size=2))
     assert [[t.event_id for t in b.touches] for b in batches] == [
-        ["a0", "a1"], ["a2", "a3"], ["a4"], ["b0", "b1"], ["b2", "b3"], [],
+        ["a0", "a1"],
+        ["a2", "a3"],
+        ["a4"],
+        ["b0", "b1"],
+        ["b2", "b3"],
+        [],
     ]
     states = [b.state for b in batches]
     assert [s is not None for s in states] == [False, False, True, False, True, True]
@@ -515,7 +574,9 @@ def test_push_writes_three_files_and_confirms_ids(tmp_path: Path) -> None:
     assert read_csv(folder / "email-marketing.adds.csv") == ["email,external_id"]
     assert read_csv(folder / "email-marketing.removes.csv") == ["email,external_id", "zed@x.io,"]
     assert sorted(p.name for p in folder.iterdir()) == [
-        "email-marketing.adds.csv", "email-marketing.csv", "email-marketing.removes.csv",
+        "email-marketing.adds.csv",
+        "email-marketing.csv",
+        "email-marketing.removes.csv",
     ]
 
 
@@ -578,8 +639,13 @@ def test_end_to_end_ingest_is_idempotent(tmp_path: Path) -> None:
         lines(
             json.dumps({"event_id": "e1", "email": "a@x.io", "type": "click", "occurred_at": "2024-03-01T11:00:00"}),
             json.dumps(
-                {"event_id": "e2", "email": "b@x.io", "type": "unsubscribe", "occurred_at": "2024-03-04T11:00:00",
-                 "channel": "sms"}
+                {
+                    "event_id": "e2",
+                    "email": "b@x.io",
+                    "type": "unsubscribe",
+                    "occurred_at": "2024-03-04T11:00:00",
+                    "channel": "sms",
+                }
             ),
         ),
     )

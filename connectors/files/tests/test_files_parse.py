@@ -84,8 +84,14 @@ def test_engagement_type_is_exact() -> None:
 
 def test_contact_keeps_unknown_columns_only_as_attributes() -> None:
     c = parse_contact(
-        {"email": "A@X.io", "timezone": "Asia/Tokyo", "external_id": 17, "paused_until": None, "tier_hint": "2",
-         "": "x"},
+        {
+            "email": "A@X.io",
+            "timezone": "Asia/Tokyo",
+            "external_id": 17,
+            "paused_until": None,
+            "tier_hint": "2",
+            "": "x",
+        },
         timezone="UTC",
     )
     assert c.email == "a@x.io"

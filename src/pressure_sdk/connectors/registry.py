@@ -45,7 +45,9 @@ def available() -> list[ConnectorInfo]:
             ep.value,
         )
     for name, cls in _registered.items():
-        out[name] = ConnectorInfo(name, "(registered)", getattr(cls, "version", "-"), f"{cls.__module__}:{cls.__qualname__}")
+        out[name] = ConnectorInfo(
+            name, "(registered)", getattr(cls, "version", "-"), f"{cls.__module__}:{cls.__qualname__}"
+        )
     return [out[k] for k in sorted(out)]
 
 

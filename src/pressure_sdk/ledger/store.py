@@ -23,7 +23,7 @@ from sqlite_utils import Database
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from ..errors import LedgerError
-from ..models import CONSENT_TYPES, Batch, ContactUpdate, Engagement, Touch, normalize_email
+from ..models import CONSENT_TYPES, Batch, ContactUpdate, Touch, normalize_email
 from .schema import BUCKET_SHIFT, migrations
 
 _CHUNK = 500  # bound parameters per IN (…) query, well under SQLite's limit
@@ -180,9 +180,7 @@ class Ledger:
             return str(row[0])
         salt = os.urandom(16).hex()
         with self.transaction():
-            self.conn.execute(
-                "INSERT OR IGNORE INTO meta(key, value) VALUES ('tombstone_salt', ?)", (salt,)
-            )
+            self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('tombstone_salt', ?)", (salt,))
         return str(self.conn.execute("SELECT value FROM meta WHERE key='tombstone_salt'").fetchone()[0])
 
     def _tombstone(self, email: str) -> str:
@@ -381,8 +379,19 @@ class Ledger:
         if batch.touches:
             brand0 = default_brand or ""
             rows = [
-                (t.at >> BUCKET_SHIFT, cid, t.at, uid(t.event_id), t.channel, t.brand or brand0, t.family,
-                 t.weight, account, t.campaign, t.product)
+                (
+                    t.at >> BUCKET_SHIFT,
+                    cid,
+                    t.at,
+                    uid(t.event_id),
+                    t.channel,
+                    t.brand or brand0,
+                    t.family,
+                    t.weight,
+                    account,
+                    t.campaign,
+                    t.product,
+                )
                 for t in batch.touches
                 if (cid := cid_of.get(t.email)) is not None
             ]
@@ -411,9 +420,7 @@ class Ledger:
                     )
                 )
                 if e.type in CONSENT_TYPES:
-                    status = {"unsubscribe": "unsubscribed", "complaint": "complained"}.get(
-                        e.type, "subscribed"
-                    )
+                    status = {"unsubscribe": "unsubscribed", "complaint": "complained"}.get(e.type, "subscribed")
                     consent.append((cid, e.channel or "email", status, e.at))
             erows.sort(key=_pk)  # the first copy of an event wins
             n0 = conn.total_changes
@@ -471,7 +478,9 @@ class Ledger:
         """(at, channel, brand, family, weight) of one contact with ``since < at <= until``."""
         return self._window_of("touches", "at, channel, brand, family, weight", contact_id, since, until)
 
-    def engagements_of(self, contact_id: int, since: int, until: int) -> list[tuple[int, str, str | None, str | None, str | None]]:
+    def engagements_of(
+        self, contact_id: int, since: int, until: int
+    ) -> list[tuple[int, str, str | None, str | None, str | None]]:
         """(at, type, channel, brand, product) of one contact with ``since < at <= until``."""
         return self._window_of("engagements", "at, type, channel, brand, product", contact_id, since, until)
 
@@ -525,7 +534,7 @@ class Ledger:
 
     # -- scoring ----------------------------------------------------------------
 
-    def set_scores(self, rows: Iterable[tuple[str, float, float, bool, int, int]]) -> None:
+    def set_scores(self, rows: Iterable[tuple[str, float, float, int, int, int]]) -> None:
         """(tier, score, capital, care, scored_at, contact_id) for each contact."""
         with self.transaction():
             self.conn.executemany(
@@ -644,9 +653,7 @@ class Ledger:
         if by not in {"channel", "brand", "family", "account"}:
             msg = f"cannot group touches by {by!r}"
             raise LedgerError(msg)
-        return self.conn.execute(
-            f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC"
-        ).fetchall()
+        return self.conn.execute(f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC").fetchall()
 
 
 _pk = operator.itemgetter(0, 1, 2, 3)

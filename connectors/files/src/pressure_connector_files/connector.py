@@ -151,9 +151,7 @@ class FilesConnector(Connector):
                 raise ConnectorError(msg, connector=self.name) from None
 
     def _parse(self, kind: Kind, path: Path, rel: str, digest: Any) -> Iterator[Any]:
-        return parse_file(
-            path, rel, kind, timezone=self.timezone, default_brand=self.account.brand, digest=digest
-        )
+        return parse_file(path, rel, kind, timezone=self.timezone, default_brand=self.account.brand, digest=digest)
 
     def _same_file(self, rel: str, expected: str, digest: Any) -> None:
         if digest.hexdigest() != expected:
@@ -166,9 +164,7 @@ class FilesConnector(Connector):
             pass
         self._same_file(rel, expected, digest)
 
-    def _batches(
-        self, kind: Kind, path: Path, rel: str, expected: str, state: dict[str, Any]
-    ) -> Iterator[Batch]:
+    def _batches(self, kind: Kind, path: Path, rel: str, expected: str, state: dict[str, Any]) -> Iterator[Batch]:
         size = self.settings.batch_size
         digest = hashlib.sha256()
         chunk: list[Any] = []

@@ -210,8 +210,11 @@ def parse_contact(row: Row, *, timezone: str) -> ContactUpdate:
     attributes = {
         key: attribute_value(value)
         for key, value in row.items()
-        if key and key not in CONTACT_REQUIRED and key not in CONTACT_OPTIONAL
-        and value is not None and not (isinstance(value, str) and not value.strip())
+        if key
+        and key not in CONTACT_REQUIRED
+        and key not in CONTACT_OPTIONAL
+        and value is not None
+        and not (isinstance(value, str) and not value.strip())
     }
     return ContactUpdate(
         email=email,
