@@ -67,8 +67,7 @@ def invoke(*args: str) -> tuple[int, str]:
 def test_every_command_has_help_and_is_in_the_readme(command: str) -> None:
     code, out = invoke(command, "--help")
     assert code == 0 and "Usage:" in out
-    if command != "connectors":
-        assert "--config" in out
+    assert "--config" in out
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert f"pressure-sync {command}" in readme
 
@@ -215,6 +214,16 @@ def test_connectors_lists_the_files_plugin() -> None:
     assert code == 0
     names = {c["name"]: c for c in json.loads(out)}
     assert names["files"]["distribution"] == "pressure-connector-files"
+
+
+def test_connectors_with_a_config_shows_use_and_missing_plugins(ws: Path) -> None:
+    code, out = invoke("connectors", "--config", str(ws), "--json")
+    assert code == 0
+    assert {c["name"]: c["used_by"] for c in json.loads(out)}["files"] == ["acme"]
+    ws.write_text(CONFIG.replace('connector = "files"', 'connector = "hubspot"'))
+    code, out = invoke("connectors", "--config", str(ws))
+    assert code == 1
+    assert "hubspot      NOT INSTALLED (pip install pressure-connector-hubspot)  used by acme" in out
 
 
 def test_check_reports_each_account(ws: Path) -> None:

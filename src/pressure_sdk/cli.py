@@ -232,25 +232,52 @@ def status(config_path: str, now_text: str | None, as_json: bool) -> None:
 
 
 @cli.command()
+@click.option(
+    "--config",
+    "config_path",
+    envvar="PRESSURE_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="Also show which accounts of this workspace use each connector, and any that is missing.",
+)
 @json_option
-def connectors(as_json: bool) -> None:
+@_handle_errors
+def connectors(config_path: str | None, as_json: bool) -> None:
     """Installed connector plugins with their versions."""
     infos = available()
+    used: dict[str, list[str]] = {}
+    if config_path:
+        for acc in load_config(config_path).accounts:
+            used.setdefault(acc.connector, []).append(acc.name)
+    rows = [
+        {
+            "name": i.name,
+            "distribution": i.distribution,
+            "version": i.version,
+            "target": i.target,
+            "installed": True,
+            "used_by": used.get(i.name, []),
+        }
+        for i in infos
+    ]
+    installed = {i.name for i in infos}
+    rows += [
+        {"name": n, "distribution": None, "version": None, "target": None, "installed": False, "used_by": accs}
+        for n, accs in sorted(used.items())
+        if n not in installed
+    ]
+    missing = [r for r in rows if not r["installed"]]
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {"name": i.name, "distribution": i.distribution, "version": i.version, "target": i.target}
-                    for i in infos
-                ],
-                indent=2,
-            )
-        )
-        return
-    if not infos:
-        click.echo("no connector installed (pip install pressure-connector-files, …)")
-    for i in infos:
-        click.echo(f"{i.name:<12} {i.distribution} {i.version}  ({i.target})")
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        if not rows:
+            click.echo("no connector installed (pip install pressure-connector-files, …)")
+        for r in rows:
+            uses = f"  used by {', '.join(r['used_by'])}" if r["used_by"] else ""
+            if r["installed"]:
+                click.echo(f"{r['name']:<12} {r['distribution']} {r['version']}  ({r['target']}){uses}")
+            else:
+                click.echo(f"{r['name']:<12} NOT INSTALLED (pip install pressure-connector-{r['name']}){uses}")
+    sys.exit(1 if missing else 0)
 
 
 @cli.command()
