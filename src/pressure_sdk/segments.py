@@ -218,12 +218,27 @@ def _cap(
         whens = " ".join("WHEN ? THEN ?" for _ in starts)
         params = [policy.default_tz, *(x for z, s in sorted(starts.items()) for x in (z, s))]
         periods.append((f"t.at >= CASE COALESCE(c.timezone, ?) {whens} END", params, min(starts.values()), True))
+    fixed = None if limits.per_contact else limits.of(None, None)
+    if all(t.key in everyone for t in targets):
+        return
+    # Only sums that could block the lightest candidate come back to Python: a contact
+    # whose limit is 0 or below the weight is already blocked by _zero_history.
+    lightest = min(t.weight for t in targets)
+    if fixed is not None:
+        having, having_params = " HAVING SUM(" + weight_sql + ") + ? > ?", [*weight_params, lightest, fixed]
+    elif isinstance(r.max, dict):
+        table = {k: v for k, v in r.max.items() if k != "default"}
+        whens = " ".join("WHEN ? THEN ?" for _ in table)
+        having = f" HAVING SUM({weight_sql}) + ? > CASE COALESCE(c.tier, 'default') {whens} ELSE ? END"
+        having_params = [*weight_params, lightest, *(x for kv in sorted(table.items()) for x in kv), r.max["default"]]
+    else:
+        having, having_params = "", []
     for cond, cond_params, first, join in periods:
         source = "touches t JOIN contacts c ON c.id = t.contact_id" if join else "touches t"
         sql = (
             f"SELECT t.contact_id, {key_sql}, SUM({weight_sql}){extra_sql} FROM {source} "
             f"WHERE t.bucket BETWEEN ? AND ? AND {cond} AND t.at <= ?{filt_sql} "
-            "GROUP BY t.contact_id, 2"
+            f"GROUP BY t.contact_id, 2{having}"
         )
         params = [
             *key_params,
@@ -233,11 +248,11 @@ def _cap(
             *cond_params,
             now,
             *filt_params,
+            *having_params,
         ]
         by_scope: dict[str, list[_Target]] = defaultdict(list)
         for t in targets:
             by_scope[_scope_of(policy, r.scope, t.cand.brand)].append(t)
-        fixed = None if limits.per_contact else limits.of(None, None)
         for row in ledger.conn.execute(sql, params):
             mine = by_scope.get(row[1])
             if not mine:
