@@ -225,3 +225,15 @@ def test_calendar_period_starts_at_the_contacts_local_midnight() -> None:
     assert got == {led.contact("tokyo@x.com").id}  # type: ignore[union-attr]
     assert paris_monday > tokyo_monday + 3600
     assert got == oracle(led, Policy(cfg), cfg)[ListKey("acc0", "l0")]
+
+
+def test_a_sum_that_only_blocks_the_heavier_list_still_blocks_it() -> None:
+    # trigger weighs 1.5, marketing 1: 2 + 1 fits a max of 3, 2 + 1.5 does not
+    rule = {"kind": "cap", "max": {"engaged": 0, "default": 3}, "window": "1d", "scope": "all"}
+    cfg = build([rule], [[{"channel": "email", "family": "marketing"}, {"channel": "email", "family": "trigger"}]])
+    led = Ledger()
+    led.ingest(Batch(touches=[Touch("t", "a@x.com", "email", "solo", "marketing", NOW, 2.0)]), account="acc0")
+    got = compute_lists(led, Policy(cfg), cfg.accounts, NOW)
+    cid = led.contact("a@x.com").id  # type: ignore[union-attr]
+    assert got == {ListKey("acc0", "l0"): set(), ListKey("acc0", "l1"): {cid}}
+    assert got == oracle(led, Policy(cfg), cfg)

@@ -248,7 +248,7 @@ def connectors(config_path: str | None, as_json: bool) -> None:
     if config_path:
         for acc in load_config(config_path).accounts:
             used.setdefault(acc.connector, []).append(acc.name)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": i.name,
             "distribution": i.distribution,

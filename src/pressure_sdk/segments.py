@@ -221,16 +221,16 @@ def _cap(
     fixed = None if limits.per_contact else limits.of(None, None)
     if all(t.key in everyone for t in targets):
         return
-    # Only sums that could block the lightest candidate come back to Python: a contact
+    # Only sums that could block the heaviest candidate come back to Python: a contact
     # whose limit is 0 or below the weight is already blocked by _zero_history.
-    lightest = min(t.weight for t in targets)
+    heaviest = max(t.weight for t in targets)
     if fixed is not None:
-        having, having_params = " HAVING SUM(" + weight_sql + ") + ? > ?", [*weight_params, lightest, fixed]
+        having, having_params = " HAVING SUM(" + weight_sql + ") + ? > ?", [*weight_params, heaviest, fixed]
     elif isinstance(r.max, dict):
         table = {k: v for k, v in r.max.items() if k != "default"}
         whens = " ".join("WHEN ? THEN ?" for _ in table)
         having = f" HAVING SUM({weight_sql}) + ? > CASE COALESCE(c.tier, 'default') {whens} ELSE ? END"
-        having_params = [*weight_params, lightest, *(x for kv in sorted(table.items()) for x in kv), r.max["default"]]
+        having_params = [*weight_params, heaviest, *(x for kv in sorted(table.items()) for x in kv), r.max["default"]]
     else:
         having, having_params = "", []
     for cond, cond_params, first, join in periods:

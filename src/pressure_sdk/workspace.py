@@ -49,15 +49,16 @@ class Workspace:
 
     # -- one contact ------------------------------------------------------------
 
-    def _load(self, email: str, since: int, until: int) -> tuple[ContactState, list[CountedTouch]]:
+    def _load(self, email: str, since: int, until: int) -> tuple[ContactState, list[CountedTouch], int | None]:
+        """The contact's state, its history around ``[since, until]`` and its id (None if unknown)."""
         p = self.policy
         row, consent = self.ledger.contact_and_consent(email)
         if row is None:
-            return contact_state(None, p.default_tz), []
+            return contact_state(None, p.default_tz), [], None
         engagements = self.ledger.engagements_of(row.id, since - p.quiet_lookback, until) if p.quiet_types else []
         state = contact_state(row, p.default_tz, consent, engagements)
         history = p.counted(self.ledger.touches_of(row.id, since - p.lookback, until))
-        return state, history
+        return state, history, row.id
 
     def _candidate(
         self,
@@ -73,15 +74,15 @@ class Workspace:
             normalize_email(email), channel, brand, family, self.now() if at is None else at, weight, "", 0.0, product
         )
 
-    def _decide(self, cand: Candidate, *, explain: bool) -> Decision:
-        state, history = self._load(cand.email, cand.at, cand.at)
+    def _decide(self, cand: Candidate, *, explain: bool) -> tuple[Decision, int | None]:
+        state, history, contact_id = self._load(cand.email, cand.at, cand.at)
         p = self.policy
         exempt = p.is_exempt(cand.family)
         reasons = p.evaluate(cand, state, history)
         if not reasons:
-            return Decision(cand, True, (), cand.at, exempt)
+            return Decision(cand, True, (), cand.at, exempt), contact_id
         nxt = p.next_allowed(cand, state, history, reasons) if explain else _earliest(reasons)
-        return Decision(cand, False, tuple(reasons), nxt, exempt)
+        return Decision(cand, False, tuple(reasons), nxt, exempt), contact_id
 
     def decide(
         self,
@@ -95,7 +96,7 @@ class Workspace:
         product: str | None = None,
     ) -> Decision:
         """May this message go out now (or at ``at``)? Reads the past only; writes nothing."""
-        return self._decide(self._candidate(email, channel, brand, family, at, weight, product), explain=True)
+        return self._decide(self._candidate(email, channel, brand, family, at, weight, product), explain=True)[0]
 
     def reserve(
         self,
@@ -117,7 +118,7 @@ class Workspace:
         """
         cand = self._candidate(email, channel, brand, family, at, weight, product)
         with self.ledger.transaction(immediate=True):
-            decision = self._decide(cand, explain=False)
+            decision, contact_id = self._decide(cand, explain=False)
             if decision.allowed:
                 touch = Touch(
                     event_id or f"reserve-{uuid.uuid4().hex}",
@@ -130,7 +131,10 @@ class Workspace:
                     campaign,
                     product,
                 )
-                self.ledger.ingest(Batch(touches=[touch]), account="sdk")
+                if contact_id is None:
+                    self.ledger.ingest(Batch(touches=[touch]), account="sdk")
+                else:  # the contact is known: skip the batch machinery on this hot path
+                    self.ledger.add_touch(contact_id, touch, account="sdk")
         return decision
 
     def record(self, touches: Touch | Iterable[Touch], *, account: str = "sdk") -> int:
@@ -180,7 +184,7 @@ class Workspace:
             mine = [cands[i] for i in idx]
             lo = min(c.at for c in mine)
             hi = max(c.at for c in mine)
-            state, history = self._load(email, lo, hi + p.lookback)
+            state, history, _ = self._load(email, lo, hi + p.lookback)
             for i, d in zip(idx, arbitrate(p, state, history, mine), strict=True):
                 out[i] = d
         return [d for d in out if d is not None]

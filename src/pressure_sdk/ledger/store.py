@@ -103,8 +103,10 @@ class Ledger:
             raise LedgerError(msg) from None
         self.conn = conn
         self._lock = threading.RLock()
-        #: email -> [contact id, first_seen, accounts that know it]; bounded, first in first out
-        self._ids: OrderedDict[str, list[Any]] = OrderedDict()
+        #: email -> (contact id, first_seen, bit mask of accounts known to know it); bounded, first
+        #: in first out; tuples of ints stay out of the garbage collector's way
+        self._ids: OrderedDict[str, tuple[int, int | None, int]] = OrderedDict()
+        self._account_bits: dict[str, int] = {}
         #: contacts this object created, for ingest figures
         self.contacts_created = 0
         self._salt = self._meta_salt()
@@ -128,6 +130,8 @@ class Ledger:
             # Erasure must leave nothing readable in the file's free pages.
             conn.execute("PRAGMA secure_delete=ON")
             conn.execute(f"PRAGMA cache_size=-{cache_mb * 1024}")
+            # Checkpoints (and their fsyncs) land inside some unlucky write: make them rarer.
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
             # Several processes may open a new file at once: migrate under the write lock.
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -212,18 +216,22 @@ class Ledger:
         out: dict[str, int] = {}
         earlier: list[tuple[int, int, int]] = []
         unknown_to_account: list[tuple[str, int]] = []
+        bit = self._account_bits.setdefault(account, 1 << len(self._account_bits))
         get = cache.get
         for e, at in first_seen.items():
             known = get(e)
             if known is None:  # erased
                 continue
-            cid = out[e] = known[0]
-            if at is not None and (known[1] is None or at < known[1]):
+            cid, seen, mask = known
+            out[e] = cid
+            if at is not None and (seen is None or at < seen):
                 earlier.append((at, cid, at))
-                known[1] = at
-            if account not in known[2]:
+                seen = at
+            if not mask & bit:
                 unknown_to_account.append((account, cid))
-                known[2].add(account)
+                mask |= bit
+            if known[1] != seen or known[2] != mask:
+                cache[e] = (cid, seen, mask)
         if earlier:
             self.conn.executemany(
                 "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)", earlier
@@ -237,15 +245,15 @@ class Ledger:
         return out
 
     def _load_known(self, emails: Sequence[str]) -> None:
+        # Which accounts know a contact is not read back: the identity insert that follows
+        # a miss is an INSERT OR IGNORE, cheaper than looking it up.
         for i in range(0, len(emails), _CHUNK):
             chunk = emails[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for email, cid, seen, accounts in self.conn.execute(
-                "SELECT c.email, c.id, c.first_seen, (SELECT group_concat(account, char(31)) FROM identities i "
-                f"WHERE i.contact_id = c.id) FROM contacts c WHERE c.email IN ({marks})",
-                chunk,
+            for email, cid, seen in self.conn.execute(
+                f"SELECT email, id, first_seen FROM contacts WHERE email IN ({marks})", chunk
             ):
-                self._ids[email] = [cid, seen, set(accounts.split("\x1f")) if accounts else set()]
+                self._ids[email] = (cid, seen, 0)
 
     def _erased(self, emails: Sequence[str]) -> set[str]:
         if not self.conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone():
@@ -457,6 +465,36 @@ class Ledger:
                     "ON CONFLICT(account, contact_id) DO UPDATE SET external_id = excluded.external_id",
                     (account, cid, u.external_id),
                 )
+
+    def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
+        """Record one touch of a known contact; returns whether it was new."""
+        with self.transaction():
+            n0 = self.conn.total_changes
+            self.conn.execute(
+                "INSERT OR IGNORE INTO touches VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    t.at >> BUCKET_SHIFT,
+                    contact_id,
+                    t.at,
+                    event_uid(account, t.event_id),
+                    t.channel,
+                    t.brand,
+                    t.family,
+                    t.weight,
+                    account,
+                    t.campaign,
+                    t.product,
+                ),
+            )
+            added = self.conn.total_changes > n0
+            self.conn.execute(
+                "INSERT OR IGNORE INTO identities(account, contact_id) VALUES (?, ?)", (account, contact_id)
+            )
+            self.conn.execute(
+                "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)",
+                (t.at, contact_id, t.at),
+            )
+        return added
 
     def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:
         """Record sends made by the caller's own code (the ``record()`` of decide/record)."""
