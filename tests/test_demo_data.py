@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from pressure_sdk.models import ENGAGEMENT_TYPES
+
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 GENERATE = DEMO / "generate.py"
 DATA = DEMO / "data"
@@ -28,18 +30,6 @@ DAY = 86400
 TOUCH_HEADER = ["event_id", "email", "channel", "brand", "family", "sent_at", "weight", "campaign", "product"]
 ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product"]
 CONTACT_HEADER = ["email", "timezone", "max_per_week", "paused_until"]
-ENGAGEMENT_TYPES = {
-    "delivered",
-    "open",
-    "click",
-    "reply",
-    "purchase",
-    "bounce",
-    "unsubscribe",
-    "resubscribe",
-    "complaint",
-    "incident",
-}
 
 
 def generate(out: Path, *args: str) -> str:
