@@ -331,24 +331,6 @@ class Ledger:
                 yield _contact_row(row)
             last = rows[-1][0]
 
-    def iter_contacts_with_accounts(self, *, page: int = 10_000) -> Iterator[tuple[ContactRow, list[str]]]:
-        """Every contact that has an identity, with the accounts it belongs to, in id order."""
-        cols = "c.id, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen, c.tier, c.capital, c.care"
-        last = -1
-        while True:
-            rows = self.conn.execute(
-                f"SELECT {cols}, group_concat(i.account, char(31)) FROM contacts c "
-                "JOIN identities i ON i.contact_id = c.id WHERE c.id > ? GROUP BY c.id ORDER BY c.id LIMIT ?",
-                (last, page),
-            ).fetchall()
-            if not rows:
-                return
-            for row in rows:
-                yield _contact_row(row), sorted(set(row[9].split("\x1f")))
-            last = rows[-1][0]
-
-    # -- ingest -----------------------------------------------------------------
-
     def ingest(self, batch: Batch, *, account: str, default_brand: str | None = None) -> IngestResult:
         """Write one batch and, if it carries one, its watermark, in one transaction."""
         with self.transaction():
@@ -530,47 +512,15 @@ class Ledger:
             )
         }
 
-    def scan_touches(self, since: int, until: int) -> Iterator[tuple[int, int, str, str, str, float | None]]:
-        """(contact_id, at, channel, brand, family, weight) of every touch in the window, by contact."""
+    def scan_engagements(
+        self, since: int, until: int
+    ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None]]:
+        """(contact_id, at, type, channel, brand, product) in the window, by contact, streamed."""
         return self.conn.execute(
-            "SELECT contact_id, at, channel, brand, family, weight FROM touches "
+            "SELECT contact_id, at, type, channel, brand, product FROM engagements "
             "WHERE bucket >= ? AND bucket <= ? AND at > ? AND at <= ? ORDER BY contact_id, at",
             (since >> BUCKET_SHIFT, until >> BUCKET_SHIFT, since, until),
         )
-
-    def scan_engagements(
-        self, since: int, until: int, types: Iterable[str] | None = None, contact_ids: Iterable[int] | None = None
-    ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None]]:
-        """(contact_id, at, type, channel, brand, product) in the window, by contact."""
-        sql = (
-            "SELECT contact_id, at, type, channel, brand, product FROM engagements "
-            "WHERE bucket >= ? AND bucket <= ? AND at > ? AND at <= ?"
-        )
-        params: list[Any] = [since >> BUCKET_SHIFT, until >> BUCKET_SHIFT, since, until]
-        if types is not None:
-            ts = sorted(set(types))
-            sql += f" AND type IN ({','.join('?' * len(ts))})"
-            params += ts
-        if contact_ids is not None:
-            self._temp_ids(contact_ids)
-            sql += " AND contact_id IN (SELECT id FROM temp.scope_ids)"
-        return self.conn.execute(sql + " ORDER BY contact_id, at", params)
-
-    def _temp_ids(self, ids: Iterable[int]) -> None:
-        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS scope_ids (id INTEGER PRIMARY KEY)")
-        self.conn.execute("DELETE FROM temp.scope_ids")
-        self.conn.executemany("INSERT OR IGNORE INTO temp.scope_ids VALUES (?)", ((i,) for i in ids))
-
-    def consent_all(self) -> dict[int, dict[str, tuple[str, int]]]:
-        """Consent states that are not plain 'subscribed', per contact (small by nature)."""
-        out: dict[int, dict[str, tuple[str, int]]] = {}
-        for cid, ch, status, at in self.conn.execute(
-            "SELECT contact_id, channel, status, at FROM consent WHERE status != 'subscribed'"
-        ):
-            out.setdefault(cid, {})[ch] = (status, at)
-        return out
-
-    # -- scoring ----------------------------------------------------------------
 
     def set_scores(self, rows: Iterable[tuple[str, float, float, int, int, int]]) -> None:
         """(tier, score, capital, care, scored_at, contact_id) for each contact."""
