@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .arbiter import arbitrate
@@ -140,7 +141,6 @@ class Workspace:
     def record(self, touches: Touch | Iterable[Touch], *, account: str = "sdk") -> int:
         """Record sends your code made; returns how many were new."""
         items = [touches] if isinstance(touches, Touch) else list(touches)
-        items = [t if t.email == normalize_email(t.email) else _renormalize(t) for t in items]
         return self.ledger.record(items, account=account).touches_added
 
     def explain(self, decision: Decision) -> str:
@@ -175,7 +175,7 @@ class Workspace:
         Deterministic for the same ledger and candidates.
         """
         by_contact: dict[str, list[int]] = defaultdict(list)
-        cands = [c if c.email == normalize_email(c.email) else _renormalize(c) for c in candidates]
+        cands = [replace(c, email=normalize_email(c.email)) for c in candidates]
         for i, c in enumerate(cands):
             by_contact[c.email].append(i)
         out: list[Decision | None] = [None] * len(cands)
@@ -196,8 +196,3 @@ def _earliest(reasons: Sequence[object]) -> int | None:
         return None
     return max(u for u in untils if u is not None)
 
-
-def _renormalize(x):  # type: ignore[no-untyped-def]
-    from dataclasses import replace
-
-    return replace(x, email=normalize_email(x.email))
