@@ -36,6 +36,52 @@ class ConnectorError(PressureError):
         self.connector = connector
 
 
+class APIError(ConnectorError):
+    """A platform answered with an error, or not at all.
+
+    ``message`` is for people; ``status``, ``body`` (the platform's error body, secrets
+    redacted, truncated) and ``request_id`` are for the log and the bug report.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        connector: str | None = None,
+        status: int | None = None,
+        body: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, connector=connector)
+        self.status = status
+        self.body = body
+        self.request_id = request_id
+
+
+class AuthError(APIError):
+    """The platform refused the credential (401, or 403 on the token): never retried; fix the credential."""
+
+
+class PermanentAPIError(APIError):
+    """A request the platform will keep refusing (4xx other than 429): not retried."""
+
+
+class PayloadError(PermanentAPIError):
+    """The platform's answer is not what its API description says (malformed JSON, missing fields)."""
+
+
+class TransientAPIError(APIError):
+    """A failure that may pass (5xx, timeout, connection): retried, then raised; the next run resumes."""
+
+
+class RateLimitError(TransientAPIError):
+    """The platform kept answering 429 after every retry."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
 class UnknownConnectorError(ConfigError):
     """An account names a connector that is not installed."""
 
@@ -45,12 +91,18 @@ class GuardError(PressureError):
 
 
 __all__ = [
+    "APIError",
+    "AuthError",
     "ConfigError",
     "ConnectorError",
     "GuardError",
     "InputError",
     "LedgerError",
     "LockedError",
+    "PayloadError",
+    "PermanentAPIError",
     "PressureError",
+    "RateLimitError",
+    "TransientAPIError",
     "UnknownConnectorError",
 ]

@@ -195,4 +195,3 @@ def _earliest(reasons: Sequence[object]) -> int | None:
     if any(u is None for u in untils):
         return None
     return max(u for u in untils if u is not None)
-

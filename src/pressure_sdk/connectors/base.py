@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,10 +19,17 @@ from ..models import Batch
 
 @dataclass(slots=True)
 class PushBatch:
-    """Contact ids the platform confirmed added to and removed from one list."""
+    """Contact ids the platform confirmed added to and removed from one list.
+
+    ``missing`` holds contacts the platform does not know (they cannot be added; the
+    next run tries again), and ``external_ids`` the platform ids the push learned, which
+    the ledger keeps as identities so later pushes need no lookup.
+    """
 
     added: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+    external_ids: dict[int, str] = field(default_factory=dict)
 
 
 class Connector(ABC):
@@ -57,6 +65,10 @@ class Connector(ABC):
             msg = "\n".join([f"{cfg.source}: invalid settings for connector {cls.name!r}", *lines])
             raise ConfigError(msg) from None
         return cls(account, settings, base_dir=cfg.base_dir, timezone=cfg.workspace.timezone)
+
+    def now(self) -> float:
+        """The current time for windows of pulls (tests and the contract kit replace it)."""
+        return time.time()
 
     def resolve(self, path: str) -> Path:
         p = Path(path)
