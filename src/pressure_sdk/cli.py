@@ -13,8 +13,9 @@ import click
 
 from . import __version__
 from .config import WorkspaceConfig, load_config
-from .connectors.registry import available
-from .errors import PressureError
+from .connectors.registry import available, get_connector
+from .errors import ConfigError, PressureError
+from .http.redaction import RedactingFilter
 from .ledger import Ledger
 from .planfile import read_candidates, summarize, write_plan
 from .sync import build_connectors, run_sync, select_accounts
@@ -64,6 +65,9 @@ def cli(verbose: int) -> None:
     """Keep one ledger of marketing pressure and push suppression lists to your platforms."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for handler in logging.getLogger().handlers:
+        # secrets never reach the log, whichever library logs them
+        handler.addFilter(RedactingFilter())
 
 
 @cli.command()
@@ -297,6 +301,55 @@ def forget(config_path: str, email: str, yes: bool) -> None:
     else:
         click.echo(f"{email} was not in the ledger; a one-way tombstone keeps it out of future imports")
     click.echo("note: also erase it on each platform; suppression lists there are not changed by this command")
+
+
+@cli.command()
+@click.argument("platform")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="0 picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--seed",
+    metavar="demo|FOLDER",
+    help="Load contacts and events: 'demo' (the platform's demo brand from examples/demo) or an export folder.",
+)
+@click.option("--no-limits", is_flag=True, help="Turn the platform's rate limits off.")
+@_handle_errors
+def sandbox(platform: str, port: int, host: str, seed: str | None, no_limits: bool) -> None:
+    """Serve a local fake of PLATFORM's API (the subset its connector uses) until interrupted.
+
+    Point an account's base_url at the printed URL and its credential_env at a variable
+    holding the printed credential.
+    """
+    cls = get_connector(platform)
+    factory = getattr(cls, "sandbox_class", None)
+    sandbox_cls = factory() if factory else None
+    if sandbox_cls is None:
+        with_sandbox = [i.name for i in available() if _has_sandbox(i.name)]
+        msg = f"connector {platform!r} ships no sandbox; sandboxes: {', '.join(with_sandbox) or 'none'}"
+        raise ConfigError(msg)
+    box = sandbox_cls(host=host, port=port, limits={} if no_limits else None)
+    box.bind()  # listen first: a run started meanwhile waits instead of being refused
+    if seed:
+        try:
+            box.seed(seed)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"--seed {seed}: {exc}") from None
+    click.echo(f"{platform} sandbox on {box.url}")
+    click.echo(f"credential: {box.credential}")
+    click.echo("Ctrl-C to stop")
+    sys.stdout.flush()
+    try:
+        box.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+def _has_sandbox(name: str) -> bool:
+    try:
+        factory = getattr(get_connector(name), "sandbox_class", None)
+        return bool(factory and factory())
+    except PressureError:
+        return False
 
 
 def main() -> None:

@@ -30,6 +30,8 @@ class ListReport:
     size: int = 0
     added: int = 0
     removed: int = 0
+    #: contacts the platform does not know, so they could not be added (tried again next run)
+    missing: int = 0
     pushed: bool = False
     error: str | None = None
 
@@ -95,11 +97,13 @@ class RunReport:
                 )
             )
         out = [head, "", *_grid(rows)]
-        lrows = [("account", "list", "size", "added", "removed", "pushed")]
+        lrows = [("account", "list", "size", "added", "removed", "missing", "pushed")]
         for a in self.accounts:
             for lst in a.lists:
                 pushed = "yes" if lst.pushed else ("error" if lst.error else "no")
-                lrows.append((a.name, lst.name, str(lst.size), f"+{lst.added}", f"-{lst.removed}", pushed))
+                lrows.append(
+                    (a.name, lst.name, str(lst.size), f"+{lst.added}", f"-{lst.removed}", str(lst.missing), pushed)
+                )
         if len(lrows) > 1:
             out += ["", *_grid(lrows)]
         errors = [f"  {a.name}: {a.error}" for a in self.accounts if a.error]
@@ -268,5 +272,6 @@ def _push_list(
     for batch in connector.push(
         lst, ledger.members(acc.name, adds), ledger.members(acc.name, removes), ledger.members(acc.name, want)
     ):
-        ledger.confirm_push(acc.name, list_name, batch.added, batch.removed)
+        ledger.confirm_push(acc.name, list_name, batch.added, batch.removed, batch.external_ids)
+        lrep.missing += len(batch.missing)
     lrep.pushed = True

@@ -572,9 +572,22 @@ class Ledger:
             )
         return out
 
-    def confirm_push(self, account: str, list_name: str, added: Iterable[int], removed: Iterable[int]) -> None:
-        """Record one batch the platform confirmed."""
+    def confirm_push(
+        self,
+        account: str,
+        list_name: str,
+        added: Iterable[int],
+        removed: Iterable[int],
+        external_ids: dict[int, str] | None = None,
+    ) -> None:
+        """Record one batch the platform confirmed, and the platform ids the push learned."""
         with self.transaction():
+            if external_ids:
+                self.conn.executemany(
+                    "INSERT INTO identities(account, contact_id, external_id) VALUES (?,?,?) "
+                    "ON CONFLICT(account, contact_id) DO UPDATE SET external_id = excluded.external_id",
+                    [(account, cid, ext) for cid, ext in external_ids.items()],
+                )
             self.conn.executemany(
                 "INSERT OR IGNORE INTO list_members(account, list, contact_id) VALUES (?,?,?)",
                 [(account, list_name, c) for c in added],

@@ -86,9 +86,11 @@ class Fault:
     delay: float = 5.0
     #: seconds a ``rate_limit`` fault asks the client to wait
     retry_after: float = 1.0
+    #: matching requests let through before the fault starts
+    skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
-        return (self.path is None or path.startswith(self.path)) and (self.method is None or method == self.method)
+        return (self.path is None or self.path in path) and (self.method is None or method == self.method)
 
 
 def route(method: str, pattern: str) -> Callable[[Callable[..., Reply]], Callable[..., Reply]]:
@@ -188,13 +190,16 @@ class Sandbox:
     def inject(
         self, kind: str, *, times: int = 1, path: str | None = None, method: str | None = None, **kw: Any
     ) -> None:
-        """Make the next ``times`` matching requests fail as ``kind`` (see FAULT_KINDS)."""
+        """Make the next ``times`` matching requests fail as ``kind`` (see FAULT_KINDS).
+
+        ``path`` matches any request path containing it; ``skip=n`` lets ``n`` matching
+        requests through first.
+        """
         if kind not in FAULT_KINDS:
             msg = f"unknown fault {kind!r}; expected one of {', '.join(FAULT_KINDS)}"
             raise ValueError(msg)
-        full = f"{self.prefix}{path}" if path and not path.startswith(self.prefix) else path
         with self.lock:
-            self.faults.append(Fault(kind, times, full, method.upper() if method else None, **kw))
+            self.faults.append(Fault(kind, times, path, method.upper() if method else None, **kw))
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -205,14 +210,13 @@ class Sandbox:
         self.revoked = revoked
 
     def count(self, method: str | None = None, path: str | None = None, status: int | None = None) -> int:
-        """Requests seen so far, optionally only those matching method, path prefix and status."""
-        full = f"{self.prefix}{path}" if path and not path.startswith(self.prefix) else path
+        """Requests seen so far, optionally only those matching method, a path part and status."""
         with self.lock:
             return sum(
                 1
                 for r in self.requests
                 if (method is None or r.method == method.upper())
-                and (full is None or r.path.startswith(full))
+                and (path is None or path in r.path)
                 and (status is None or r.status == status)
             )
 
@@ -223,27 +227,33 @@ class Sandbox:
         """Base URL a connector's ``base_url`` should point at."""
         return f"http://{self.host}:{self.port}{self.prefix}"
 
+    def bind(self) -> Sandbox:
+        """Listen on the port now; connections wait in the backlog until serving starts."""
+        if self._server is None:
+            self._server = ThreadingHTTPServer((self.host, self.port), _make_handler(self))
+            self._server.daemon_threads = True
+            self.port = self._server.server_address[1]
+        return self
+
     def start(self) -> Sandbox:
-        handler = _make_handler(self)
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
+        """Serve from a background thread (tests)."""
+        server = self.bind()._server
+        assert server is not None
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name=f"sandbox-{self.platform}", daemon=True
+            target=server.serve_forever, args=(0.05,), name=f"sandbox-{self.platform}", daemon=True
         )
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (the CLI)."""
-        handler = _make_handler(self)
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
+        server = self.bind()._server
+        assert server is not None
         try:
-            self._server.serve_forever()
+            server.serve_forever()
         finally:
-            self._server.server_close()
+            server.server_close()
+            self._server = None
 
     def stop(self) -> None:
         if self._server is not None:
@@ -299,6 +309,9 @@ class Sandbox:
         with self.lock:
             for f in self.faults:
                 if f.times > 0 and f.matches(request.method, request.path):
+                    if f.skip > 0:
+                        f.skip -= 1
+                        continue
                     f.times -= 1
                     if f.times == 0:
                         self.faults.remove(f)
@@ -328,6 +341,9 @@ class Sandbox:
 def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body leave in separate writes: without TCP_NODELAY each answer
+        # waits ~40 ms for the client's delayed ACK
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
             pass
