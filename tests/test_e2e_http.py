@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-hubspot = pytest.importorskip("pressure_connector_hubspot.sandbox")
-brevo = pytest.importorskip("pressure_connector_brevo.sandbox")
+from pressure_connector_brevo import sandbox as brevo
+from pressure_connector_hubspot import sandbox as hubspot
 
 ROOT = Path(__file__).parents[1]
 GENERATOR = ROOT / "examples" / "demo" / "generate.py"

@@ -312,9 +312,10 @@ def forget(config_path: str, email: str, yes: bool) -> None:
     metavar="demo|FOLDER",
     help="Load contacts and events: 'demo' (the platform's demo brand from examples/demo) or an export folder.",
 )
+@click.option("--credential", metavar="VALUE", help="Accept this fake credential instead of the printed default.")
 @click.option("--no-limits", is_flag=True, help="Turn the platform's rate limits off.")
 @_handle_errors
-def sandbox(platform: str, port: int, host: str, seed: str | None, no_limits: bool) -> None:
+def sandbox(platform: str, port: int, host: str, seed: str | None, credential: str | None, no_limits: bool) -> None:
     """Serve a local fake of PLATFORM's API (the subset its connector uses) until interrupted.
 
     Point an account's base_url at the printed URL and its credential_env at a variable
@@ -328,6 +329,8 @@ def sandbox(platform: str, port: int, host: str, seed: str | None, no_limits: bo
         msg = f"connector {platform!r} ships no sandbox; sandboxes: {', '.join(with_sandbox) or 'none'}"
         raise ConfigError(msg)
     box = sandbox_cls(host=host, port=port, limits={} if no_limits else None)
+    if credential:
+        box.use_credential(credential)
     box.bind()  # listen first: a run started meanwhile waits instead of being refused
     if seed:
         try:

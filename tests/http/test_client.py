@@ -214,3 +214,13 @@ def test_api_key_header_is_registered_for_redaction(mock: responses.RequestsMock
     assert mock.calls[0].request.headers["api-key"] == key
     assert key not in (err.value.body or "") and "***" in (err.value.body or "")
     assert key not in repr(c.auth)
+
+
+def test_a_429_is_waited_out_once_not_again_by_the_pacer(
+    mock: responses.RequestsMock, recorded_sleeps: list[float]
+) -> None:
+    pacer = HeaderPacer("X-Remaining", "X-Reset", reserve=1, clock=lambda: 0.0)
+    mock.get(f"{BASE}/x", status=429, headers={"X-Remaining": "0", "X-Reset": "30"})
+    mock.get(f"{BASE}/x", json={}, headers={"X-Remaining": "50", "X-Reset": "30"})
+    client(pacer=pacer).json("GET", "/x")
+    assert recorded_sleeps == [30.0]

@@ -240,15 +240,15 @@ class HttpClient:
             )
         except requests.RequestException as exc:
             resolution = classify_exception(exc)
-            error = TransientAPIError(
+            failure = TransientAPIError(
                 f"{where}: {resolution.message if resolution else 'request failed'} ({redact(type(exc).__name__)})",
                 connector=self.connector,
             )
             # A POST that never connected was not acted on; after that, only idempotent calls repeat.
             safe = repeatable or isinstance(exc, requests.exceptions.ConnectTimeout)
             if resolution is not None and safe:
-                raise RetrySignal(error) from None
-            raise error from None
+                raise RetrySignal(failure) from None
+            raise failure from None
         if self.pacer is not None:
             self.pacer.observe(path, response)
         if response.status_code in accept:
@@ -258,6 +258,9 @@ class HttpClient:
             return response
         error = self._error(response, resolution, where)
         if resolution.action is Action.RATE_LIMITED:
+            if self.pacer is not None:
+                # the retry wait below is this bucket's reset: the pacer must not wait it again
+                self.pacer.waited(path)
             # a 429 was refused before any work: safe to repeat whatever the method
             raise RetrySignal(error, self._rate_limit_wait(response))
         if resolution.action is Action.RETRY and repeatable:

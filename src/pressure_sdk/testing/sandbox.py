@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from requests.structures import CaseInsensitiveDict
+
 from .exports import find_demo
 
 FAULT_KINDS = ("status", "timeout", "drop", "malformed", "rate_limit", "revoke")
@@ -185,6 +187,10 @@ class Sandbox:
         """A credential this sandbox accepts (what a workspace's env variable should hold)."""
         raise NotImplementedError
 
+    def use_credential(self, value: str) -> None:
+        """Accept ``value`` instead of the default credential (a fixed one for scripts)."""
+        raise NotImplementedError
+
     # -- test controls ---------------------------------------------------------------
 
     def inject(
@@ -280,6 +286,7 @@ class Sandbox:
         if fault is not None and fault.kind == "rate_limit":
             reply = self.rate_limited(self.bucket(request.path), fault.retry_after)
             return reply, None
+        denied: Reply | None
         if self.revoked:
             denied = self.error(401, "the credential was revoked")
         else:
@@ -353,7 +360,11 @@ def _make_handler(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             request = SandboxRequest(
-                self.command, split.path, parse_qs(split.query, keep_blank_values=True), self.headers, body
+                self.command,
+                split.path,
+                parse_qs(split.query, keep_blank_values=True),
+                CaseInsensitiveDict(self.headers.items()),
+                body,
             )
             reply, fault = sandbox.handle(request)
             try:

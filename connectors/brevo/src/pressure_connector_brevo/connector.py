@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import requests
+
 from pressure_sdk.config import ListConfig
 from pressure_sdk.connectors.base import PushBatch
 from pressure_sdk.connectors.http import HttpConnector
-from pressure_sdk.errors import ConnectorError, PayloadError
+from pressure_sdk.errors import AuthError, ConnectorError, PayloadError
 from pressure_sdk.http import ApiKeyHeader, Auth, HeaderPacer, OffsetPaginator
 from pressure_sdk.http import client as http_client
 from pressure_sdk.ledger.store import Member
@@ -155,7 +156,10 @@ class BrevoConnector(HttpConnector):
 
     def check(self) -> str:
         """Read the contact lists (proves the key and its contacts permission); report each configured list."""
-        lists = self._all_lists()
+        try:
+            lists = self._all_lists()
+        except AuthError as exc:
+            raise self._named(exc) from None
         said = [f"API key accepted at {self.base_url}; {len(lists)} contact lists readable"]
         for lst in self.account.lists:
             found = lists.get(lst.name)
@@ -167,18 +171,36 @@ class BrevoConnector(HttpConnector):
 
     # -- pull -----------------------------------------------------------------------------------
 
+    def _named(self, exc: AuthError) -> AuthError:
+        """The same refusal, saying which account's key it was (a workspace may hold several)."""
+        named = AuthError(
+            f"account {self.account.name!r} ({self.account.credential_env}): {exc}",
+            connector=self.name,
+            status=exc.status,
+            body=exc.body,
+            request_id=exc.request_id,
+        )
+        return named
+
     def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
         """Transactional events, then campaign events; each batch carries the state that covers it."""
+        try:
+            yield from self._pull(state)
+        except AuthError as exc:
+            raise self._named(exc) from None
+
+    def _pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
         state = dict(state or {})
         tx_state = state.get("tx")
         mk_state = state.get("mk")
-        for batch, tx_state in self._pull_transactional(tx_state):
+        for batch, tx_now in self._pull_transactional(tx_state):
+            tx_state = tx_now
             batch.state = {"tx": tx_state, "mk": mk_state}
             yield batch
         if not self.settings.campaigns:
             return
-        for batch, mk_state in self._pull_campaigns(mk_state):
-            batch.state = {"tx": tx_state, "mk": mk_state}
+        for batch, mk_now in self._pull_campaigns(mk_state):
+            batch.state = {"tx": tx_state, "mk": mk_now}
             yield batch
 
     def _start_day(self, since: str | None, today: date) -> date:
@@ -206,7 +228,9 @@ class BrevoConnector(HttpConnector):
         for start, end in self._windows(self._start_day(since, today), today):
             params = {"startDate": start.isoformat(), "endDate": end.isoformat(), "sort": "asc"}
             pages = self.client.paginate(
-                "/smtp/statistics/events", OffsetPaginator(self.settings.events_page_size), items=("events",),
+                "/smtp/statistics/events",
+                OffsetPaginator(self.settings.events_page_size),
+                items=("events",),
                 params=params,
             )
             for page in pages:
@@ -228,7 +252,8 @@ class BrevoConnector(HttpConnector):
 
     def _tx_event(self, raw: Any, seen: set[tuple[Any, ...]]) -> Touch | Engagement | None:
         if not isinstance(raw, dict):
-            raise PayloadError(f"GET /smtp/statistics/events: an event is not an object: {raw!r}"[:200], connector="brevo")
+            msg = f"GET /smtp/statistics/events: an event is not an object: {raw!r}"[:200]
+            raise PayloadError(msg, connector="brevo")
         kind = raw.get("event")
         if kind != "requests" and kind not in TX_ENGAGEMENTS:
             return None
@@ -262,13 +287,14 @@ class BrevoConnector(HttpConnector):
             start, offset = self._start_day(mk.get("done"), today), 0
             until = min(today, start + timedelta(days=MAX_RANGE_DAYS))
         while True:
-            for batch, offset in self._campaign_pass(start, until, offset):
-                yield batch, {"since": start.isoformat(), "until": until.isoformat(), "offset": offset}
+            for batch, done_to in self._campaign_pass(start, until, offset):
+                yield batch, {"since": start.isoformat(), "until": until.isoformat(), "offset": done_to}
             done = {"done": until.isoformat()}
             yield Batch(), done
             if until >= today:
                 return
-            start, offset = until + timedelta(days=1), 0
+            # a backlog longer than 90 days: the next pass overlaps this one like a new run would
+            start, offset = self._start_day(until.isoformat(), today), 0
             until = min(today, start + timedelta(days=MAX_RANGE_DAYS))
 
     def _campaign_pass(self, start: date, until: date, offset: int) -> Iterator[tuple[Batch, int]]:
@@ -339,6 +365,12 @@ class BrevoConnector(HttpConnector):
 
         Only list membership changes: no call here sets ``emailBlacklisted`` or a subscription.
         """
+        try:
+            yield from self._push(lst, adds, removes)
+        except AuthError as exc:
+            raise self._named(exc) from None
+
+    def _push(self, lst: ListConfig, adds: Sequence[Member], removes: Sequence[Member]) -> Iterator[PushBatch]:
         list_id = self._list_id(lst.name)
         unknown: list[Member] = []
         for chunk in _chunks(adds, LIST_BATCH):

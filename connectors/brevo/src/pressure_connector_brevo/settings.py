@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pressure_sdk.connectors.http import HttpSettings
 from pydantic import Field
+
+from pressure_sdk.connectors.http import HttpSettings
 
 
 class BrevoSettings(HttpSettings):
