@@ -220,10 +220,10 @@ def test_connectors_with_a_config_shows_use_and_missing_plugins(ws: Path) -> Non
     code, out = invoke("connectors", "--config", str(ws), "--json")
     assert code == 0
     assert {c["name"]: c["used_by"] for c in json.loads(out)}["files"] == ["acme"]
-    ws.write_text(CONFIG.replace('connector = "files"', 'connector = "hubspot"'))
+    ws.write_text(CONFIG.replace('connector = "files"', 'connector = "nosuch"'))
     code, out = invoke("connectors", "--config", str(ws))
     assert code == 1
-    assert "hubspot      NOT INSTALLED (pip install pressure-connector-hubspot)  used by acme" in out
+    assert "nosuch" in out and "NOT INSTALLED (pip install pressure-connector-nosuch)  used by acme" in out
 
 
 def test_check_reports_each_account(ws: Path) -> None:

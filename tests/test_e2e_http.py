@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pressure_connector_brevo import sandbox as brevo
 from pressure_connector_hubspot import sandbox as hubspot
 

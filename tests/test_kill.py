@@ -38,10 +38,12 @@ def ledger_content(config: Path) -> dict[str, list[tuple[object, ...]]]:
                 "SELECT email, timezone, paused_until, attributes, first_seen, tier FROM contacts ORDER BY email"
             ).fetchall(),
             "consent": conn.execute(
-                "SELECT c.email, s.channel, s.status, s.at FROM consent s JOIN contacts c ON c.id = s.contact_id ORDER BY 1, 2"
+                "SELECT c.email, s.channel, s.status, s.at FROM consent s "
+                "JOIN contacts c ON c.id = s.contact_id ORDER BY 1, 2"
             ).fetchall(),
             "lists": conn.execute(
-                "SELECT m.account, m.list, c.email FROM list_members m JOIN contacts c ON c.id = m.contact_id ORDER BY 1, 2, 3"
+                "SELECT m.account, m.list, c.email FROM list_members m "
+                "JOIN contacts c ON c.id = m.contact_id ORDER BY 1, 2, 3"
             ).fetchall(),
         }
     finally:

@@ -211,7 +211,10 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     import sys
 
     lock = tmp_path / "ledger.db.lock"
-    code = f"from pressure_sdk.lock import WorkspaceLock; l = WorkspaceLock({str(lock)!r}); l.acquire(); import os; os._exit(0)"
+    code = (
+        f"from pressure_sdk.lock import WorkspaceLock; l = WorkspaceLock({str(lock)!r}); "
+        "l.acquire(); import os; os._exit(0)"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert lock.exists()
     seed()

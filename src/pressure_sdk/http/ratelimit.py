@@ -28,14 +28,14 @@ class HeaderPacer:
     """Reads ``remaining`` and ``reset`` headers; slows down before the limit.
 
     ``reset_unit`` converts the reset header to seconds (``0.001`` for milliseconds).
-    When a platform sends only a window length (HubSpot's interval), set
-    ``reset_is_window=True``: the pacer then waits one whole window, the safe reading.
+    When a platform sends only a window length (HubSpot's interval) instead of the time
+    left, name that header as ``reset_header``: the pacer then waits one whole window,
+    the safe reading.
     """
 
     remaining_header: str
     reset_header: str | None = None
     reset_unit: float = 1.0
-    reset_is_window: bool = False
     #: requests kept in hand per window, for other processes sharing the account
     reserve: int = 1
     #: seconds to wait when the reset header is missing

@@ -85,7 +85,6 @@ class HubSpotConnector(HttpConnector):
             remaining_header="X-HubSpot-RateLimit-Remaining",
             reset_header="X-HubSpot-RateLimit-Interval-Milliseconds",
             reset_unit=0.001,
-            reset_is_window=True,
         )
 
     def error_message(self, response: requests.Response) -> str | None:
@@ -155,6 +154,7 @@ class HubSpotConnector(HttpConnector):
             params["excludeFilteredEvents"] = "true"
         brand = self.account.brand or ""
         seen: set[tuple[int, str]] = set()
+        rows_seen: set[str] = set()
         for page in self.client.paginate(EVENTS_PATH, _offset_paginator(), items=("events",), params=params):
             touches: list[Touch] = []
             engagements: list[Engagement] = []
@@ -166,6 +166,9 @@ class HubSpotConnector(HttpConnector):
                     continue
                 seen.add(key)
                 row = map_event(event, family=s.family, brand=brand)
+                if row is None or row.event_id in rows_seen:
+                    continue  # e.g. the PROCESSED of a message whose SENT made the touch
+                rows_seen.add(row.event_id)
                 if isinstance(row, Touch):
                     touches.append(row)
                 elif isinstance(row, Engagement):
@@ -176,13 +179,16 @@ class HubSpotConnector(HttpConnector):
             return
         tparams = {"startTimestamp": a, "endTimestamp": b - 1, "limit": s.page_size}
         for page in self.client.paginate(TIMELINE_PATH, _offset_paginator(), items=("timeline",), params=tparams):
-            rows: dict[str, Engagement] = {}
+            found: list[Engagement] = []
             for item in page.items:
-                if isinstance(item, Mapping):
-                    for e in map_timeline_item(item):
-                        rows.setdefault(e.event_id, e)
-            if rows:
-                yield Batch(engagements=list(rows.values()))
+                if not isinstance(item, Mapping):
+                    raise PayloadError(f"GET {TIMELINE_PATH}: a timeline item is not an object", connector=self.name)
+                for e in map_timeline_item(item):
+                    if e.event_id not in rows_seen:  # e.g. the unsubscribe its STATUSCHANGE event gave already
+                        rows_seen.add(e.event_id)
+                        found.append(e)
+            if found:
+                yield Batch(engagements=found)
 
     # -- push ----------------------------------------------------------------------------
 
@@ -250,22 +256,15 @@ class HubSpotConnector(HttpConnector):
     def _resolve(self, chunk: Sequence[Member]) -> _Resolved:
         """HubSpot ids of ``chunk``: stored ones as they are, the others by one batch read."""
         out = _Resolved()
-        lookup: dict[str, list[int]] = {}
-        for m in chunk:
+        lookup = sorted({normalize_email(m.email) for m in chunk if not m.external_id})
+        found = self._read_contacts(lookup) if lookup else {}
+        for m in chunk:  # in the caller's order, so calls are reproducible
             if m.external_id:
                 out.ids[m.contact_id] = m.external_id
+            elif (hid := found.get(normalize_email(m.email))) is not None:
+                out.ids[m.contact_id] = out.learned[m.contact_id] = hid
             else:
-                lookup.setdefault(normalize_email(m.email), []).append(m.contact_id)
-        if not lookup:
-            return out
-        found = self._read_contacts(list(lookup))
-        for email, cids in lookup.items():
-            hid = found.get(email)
-            for cid in cids:
-                if hid is None:
-                    out.unknown.append(cid)
-                else:
-                    out.ids[cid] = out.learned[cid] = hid
+                out.unknown.append(m.contact_id)
         return out
 
     def _read_contacts(self, emails: list[str]) -> dict[str, str]:
