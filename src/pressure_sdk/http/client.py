@@ -56,13 +56,19 @@ class Page:
     params: dict[str, Any]
 
 
-def default_error_message(response: requests.Response) -> str | None:
-    """The human part of a platform's error body (``message``, ``detail``, ``error_description``)."""
+def json_object(response: requests.Response) -> dict[str, Any] | None:
+    """The body as a JSON object, or None when it is not one (error bodies are often HTML or empty)."""
     try:
         body = response.json()
     except ValueError:
         return None
-    if isinstance(body, dict):
+    return body if isinstance(body, dict) else None
+
+
+def default_error_message(response: requests.Response) -> str | None:
+    """The human part of a platform's error body (``message``, ``detail``, ``error_description``)."""
+    body = json_object(response)
+    if body is not None:
         for key in ("message", "detail", "error_description", "error"):
             value = body.get(key)
             if isinstance(value, str) and value:

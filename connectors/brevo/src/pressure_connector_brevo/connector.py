@@ -21,6 +21,7 @@ from pressure_sdk.connectors.http import HttpConnector
 from pressure_sdk.errors import AuthError, ConnectorError, PayloadError
 from pressure_sdk.http import ApiKeyHeader, Auth, HeaderPacer, OffsetPaginator
 from pressure_sdk.http import client as http_client
+from pressure_sdk.http.client import json_object
 from pressure_sdk.ledger.store import Member
 from pressure_sdk.models import Batch, Engagement, Touch, normalize_email
 
@@ -135,11 +136,8 @@ class BrevoConnector(HttpConnector):
 
     def error_message(self, response: requests.Response) -> str | None:
         # components.schemas.errorModel: {code, message}
-        try:
-            body = response.json()
-        except ValueError:
-            return None
-        if not isinstance(body, dict):
+        body = json_object(response)
+        if body is None:
             return None
         message, code = body.get("message"), body.get("code")
         if isinstance(message, str) and message:

@@ -22,6 +22,7 @@ from pressure_sdk.connectors.base import PushBatch
 from pressure_sdk.connectors.http import HttpConnector
 from pressure_sdk.errors import ConnectorError, PayloadError, PermanentAPIError, TransientAPIError
 from pressure_sdk.http import Auth, BearerToken, CursorPaginator, HeaderPacer
+from pressure_sdk.http.client import json_object
 from pressure_sdk.ledger.store import Member
 from pressure_sdk.models import Batch, Engagement, Touch, normalize_email
 
@@ -89,11 +90,8 @@ class HubSpotConnector(HttpConnector):
 
     def error_message(self, response: requests.Response) -> str | None:
         """``message`` of HubSpot's error body, with its ``category`` and, if no header has it, ``correlationId``."""
-        try:
-            body = response.json()
-        except ValueError:
-            return None
-        if not isinstance(body, dict):
+        body = json_object(response)
+        if body is None:
             return None
         message = body.get("message")
         text = message if isinstance(message, str) and message else "no message"
