@@ -4,6 +4,8 @@ import pressure_sdk
 def test_public_names_are_pinned() -> None:
     assert sorted(pressure_sdk.__all__) == sorted(
         [
+            "APIError",
+            "AuthError",
             "Batch",
             "Candidate",
             "ConfigError",
@@ -16,10 +18,14 @@ def test_public_names_are_pinned() -> None:
             "Ledger",
             "LedgerError",
             "LockedError",
+            "PayloadError",
+            "PermanentAPIError",
             "Policy",
             "PressureError",
+            "RateLimitError",
             "Reason",
             "Touch",
+            "TransientAPIError",
             "UnknownConnectorError",
             "Workspace",
             "WorkspaceConfig",
@@ -64,3 +70,38 @@ def test_core_imports_no_cli_or_connector() -> None:
                 mod = node.module or ""
                 assert not mod.endswith(("cli", "sync")) and "connectors" not in mod, f"{rel} imports {mod}"
                 assert not mod.startswith("pressure_connector"), f"{rel} imports {mod}"
+
+
+def test_toolkit_and_kit_names_are_pinned() -> None:
+    import pressure_sdk.connectors
+    import pressure_sdk.http
+    import pressure_sdk.testing
+
+    assert sorted(pressure_sdk.connectors.__all__) == [
+        "Connector",
+        "HttpConnector",
+        "HttpSettings",
+        "PushBatch",
+        "available",
+        "get_connector",
+        "register",
+    ]
+    assert {
+        "HttpClient",
+        "RetryPolicy",
+        "HeaderPacer",
+        "BearerToken",
+        "ApiKeyHeader",
+        "OAuth2ClientCredentials",
+    } <= set(pressure_sdk.http.__all__)
+    assert {"ContractHarness", "connector_contract", "Sandbox", "route", "Reply"} <= set(pressure_sdk.testing.__all__)
+    for module in (pressure_sdk.connectors, pressure_sdk.http, pressure_sdk.testing):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, name
+
+
+def test_api_errors_are_connector_errors_and_auth_is_not_transient() -> None:
+    assert issubclass(pressure_sdk.APIError, pressure_sdk.ConnectorError)
+    assert issubclass(pressure_sdk.RateLimitError, pressure_sdk.TransientAPIError)
+    assert issubclass(pressure_sdk.PayloadError, pressure_sdk.PermanentAPIError)
+    assert not issubclass(pressure_sdk.AuthError, pressure_sdk.TransientAPIError)

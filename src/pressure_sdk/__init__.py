@@ -4,13 +4,19 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .config import WorkspaceConfig, load_config, parse_config
 from .errors import (
+    APIError,
+    AuthError,
     ConfigError,
     ConnectorError,
     GuardError,
     InputError,
     LedgerError,
     LockedError,
+    PayloadError,
+    PermanentAPIError,
     PressureError,
+    RateLimitError,
+    TransientAPIError,
     UnknownConnectorError,
 )
 from .ledger import Ledger
@@ -24,6 +30,8 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "APIError",
+    "AuthError",
     "Batch",
     "Candidate",
     "ConfigError",
@@ -36,10 +44,14 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LockedError",
+    "PayloadError",
+    "PermanentAPIError",
     "Policy",
     "PressureError",
+    "RateLimitError",
     "Reason",
     "Touch",
+    "TransientAPIError",
     "UnknownConnectorError",
     "Workspace",
     "WorkspaceConfig",

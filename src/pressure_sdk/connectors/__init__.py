@@ -1,6 +1,7 @@
-"""The connector contract and the registry of installed connector plugins."""
+"""The connector contract, the HTTP connector base and the registry of installed connector plugins."""
 
 from .base import Connector, PushBatch
+from .http import HttpConnector, HttpSettings
 from .registry import available, get_connector, register
 
-__all__ = ["Connector", "PushBatch", "available", "get_connector", "register"]
+__all__ = ["Connector", "HttpConnector", "HttpSettings", "PushBatch", "available", "get_connector", "register"]

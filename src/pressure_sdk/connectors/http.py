@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
@@ -119,7 +119,3 @@ class HttpConnector(Connector):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(account={self.account.name!r}, base_url={self.base_url!r})"
-
-    def describe(self) -> dict[str, Any]:
-        """What the connector is configured with, secrets left out."""
-        return {"account": self.account.name, "base_url": self.base_url, "credential_env": self.account.credential_env}
