@@ -265,25 +265,33 @@ def test_missing_credential_fails_that_account_only(platforms: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("phase", "path", "skip"),
-    [("pull", "/email/public/v1/events", 2), ("push", "/memberships/add-and-remove", 1)],
+    ("platform", "phase", "path", "skip"),
+    [
+        ("hubspot", "pull", "/email/public/v1/events", 2),
+        ("hubspot", "push", "/memberships/add-and-remove", 1),
+        ("brevo", "pull", "/campaignStats", 40),
+        ("brevo", "push", "/contacts/add", 0),
+    ],
 )
-def test_a_run_killed_mid_pull_or_push_converges(platforms: Any, phase: str, path: str, skip: int) -> None:
+def test_a_run_killed_mid_pull_or_push_converges(
+    platforms: Any, platform: str, phase: str, path: str, skip: int
+) -> None:
     clean = platforms("clean")
     assert clean.run("run").returncode == 0
     killed = platforms("killed")
+    box = getattr(killed, platform)
     # hold one request of the phase open, kill the run while it waits, then rerun
-    killed.hubspot.inject("timeout", path=path, skip=skip, delay=30)
+    box.inject("timeout", path=path, skip=skip, delay=30)
     proc = killed.start_run()
     deadline = time.monotonic() + 60
-    while killed.hubspot.count(path=path) <= skip:
+    while box.count(path=path) <= skip:
         assert proc.poll() is None, f"the run ended before reaching the {phase}: {proc.communicate()}"
         assert time.monotonic() < deadline, f"the run never reached the {phase}"
         time.sleep(0.05)
     time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    killed.hubspot.clear_faults()
+    box.clear_faults()
     rerun = killed.run("run")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert ledger_content(killed) == ledger_content(clean)
