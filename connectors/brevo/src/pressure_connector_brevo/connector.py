@@ -171,6 +171,8 @@ class BrevoConnector(HttpConnector):
 
     def _named(self, exc: AuthError) -> AuthError:
         """The same refusal, saying which account's key it was (a workspace may hold several)."""
+        if f"account {self.account.name!r}" in str(exc):  # a missing variable is already named
+            return exc
         named = AuthError(
             f"account {self.account.name!r} ({self.account.credential_env}): {exc}",
             connector=self.name,
