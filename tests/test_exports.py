@@ -82,6 +82,8 @@ def test_toolkit_and_kit_names_are_pinned() -> None:
         "HttpConnector",
         "HttpSettings",
         "PushBatch",
+        "RemoteList",
+        "RemoteMember",
         "available",
         "get_connector",
         "register",

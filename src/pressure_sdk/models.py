@@ -60,15 +60,31 @@ class Engagement:
     product: str | None = None
 
 
+#: subscription statuses an audience pull may report for a contact on its account's channel
+AUDIENCE_STATUSES = frozenset({"subscribed", "unsubscribed", "complained"})
+
+
 @dataclass(slots=True, frozen=True)
 class ContactUpdate:
-    """Attributes of a contact as a source knows them."""
+    """Attributes of a contact as a source knows them.
+
+    An audience pull (:meth:`~pressure_sdk.connectors.base.Connector.pull_audience`) fills
+    ``external_id`` (the platform's id) and ``status`` (``subscribed``, ``unsubscribed`` or
+    ``complained`` on ``channel``), with ``status_at`` the time the platform says the status
+    was set (its last-modified date when it has nothing better). An ``unsubscribed`` or
+    ``complained`` status is recorded as an opt-out of the account's brand at ``status_at``;
+    ``subscribed`` never lifts an opt-out (only a resubscribe event does): another platform
+    of the same brand may not know of it.
+    """
 
     email: str
     timezone: str | None = None
     paused_until: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     external_id: str | None = None
+    status: str | None = None
+    status_at: int | None = None
+    channel: str = "email"
 
 
 @dataclass(slots=True)

@@ -32,6 +32,28 @@ class PushBatch:
     external_ids: dict[int, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True, frozen=True)
+class RemoteMember:
+    """One member of a platform's list as the platform reports it (email, its own id, or both)."""
+
+    email: str | None = None
+    external_id: str | None = None
+
+
+@dataclass(slots=True)
+class RemoteList:
+    """What a platform holds for one suppression list.
+
+    ``exists`` is False when the list is gone (deleted by hand, a lost output file).
+    ``size`` is the platform's member count when it is cheap to know (None otherwise).
+    ``members`` is filled only when the full membership was asked for.
+    """
+
+    exists: bool
+    size: int | None = None
+    members: list[RemoteMember] | None = None
+
+
 class Connector(ABC):
     """Base class of every platform connector.
 
@@ -94,6 +116,26 @@ class Connector(ABC):
 
         ``members`` is the whole list as it should be after the push.
         """
+
+    def pull_audience(self, state: dict[str, Any] | None) -> Iterator[Batch]:
+        """Yield batches of the contacts the account holds on its platform (DESIGN §6.4).
+
+        Each batch holds :class:`~pressure_sdk.models.ContactUpdate` rows with the
+        platform's id and subscription status, and the state that covers it (kept apart
+        from :meth:`pull`'s watermark). Incremental where the platform allows it: with a
+        state, only contacts changed since. The default yields nothing: a connector whose
+        :meth:`pull` already reads the contacts (``files``) or that cannot list them.
+        """
+        return iter(())
+
+    def inspect_list(self, lst: ListConfig, *, full: bool = False) -> RemoteList | None:
+        """The platform's list as it is now, to detect and repair drift (DESIGN §6.5).
+
+        Without ``full``, a cheap look: does it exist, and its size if cheap. With
+        ``full``, every member too. None means the connector cannot inspect lists (the
+        sync then trusts the last confirmed state).
+        """
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release sessions or files."""
