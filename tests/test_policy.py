@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from pressure_sdk.config import parse_config
+from pressure_sdk.errors import InvalidValueError
 from pressure_sdk.models import Batch, Candidate, ContactUpdate, CountedTouch, Engagement, Touch
 from pressure_sdk.policy import ContactState, Policy
 from pressure_sdk.workspace import Workspace
@@ -68,9 +69,23 @@ def contact(ws: Workspace, email: str = A, **kw: Any) -> None:
 
 
 def score(ws: Workspace, tier: str = "active", capital: float = 100.0, email: str = A) -> None:
-    row = ws.ledger.contact(email)
-    assert row is not None
-    ws.ledger.set_scores([(tier, 1.0, capital, capital < 40, T, row.id)])
+    """Give the contact the engagements that make it ``tier`` with ``capital`` at T.
+
+    Scores are derived from the ledger at each decision's time (default tiers and
+    tolerance costs: incident 30, bounce 10), so a test sets them through events.
+    """
+    events = [("delivered", T - 400 * D)]  # first seen long ago: not 'new'
+    events += {
+        "engaged": [("click", T - 4 * D), ("click", T - 3 * D)],
+        "active": [("click", T - 60 * D)],
+        "dormant": [("open", T - 150 * D)],
+        "inactive": [],
+    }[tier]
+    spend = 100 - capital
+    events += [("incident", T - 20 * D + i) for i in range(int(spend // 30))]
+    events += [("bounce", T - 19 * D + i) for i in range(int(spend % 30 // 10))]
+    for type_, at in events:
+        engage(ws, type_, at, channel=None, email=email)
 
 
 def cap(id_: str = "email-weekly", max_: Any = 3, **kw: Any) -> dict[str, Any]:
@@ -373,7 +388,8 @@ def test_explicit_touch_and_candidate_weight(make_workspace: MakeWs) -> None:
     d = decide(ws, weight=1)
     assert not d.allowed and d.reasons[0].counted == 3
     assert d.reasons[0].touches[0].weight == 3
-    assert decide(ws, weight=0).allowed
+    with pytest.raises(InvalidValueError, match="weight: expected a positive number, got 0"):
+        decide(ws, weight=0)
     ws = make_workspace(rules=[cap("r", 3)], families=WEIGHTED)
     touch(ws, *(T - i * H for i in range(1, 5)), weight=0.25)  # 1.0
     assert decide(ws).allowed  # 1 + 2
@@ -394,7 +410,7 @@ def test_explicit_touch_and_candidate_weight(make_workspace: MakeWs) -> None:
         ("engaged", True, 5, None),
         ("dormant", False, 1, "tier dormant"),
         ("active", False, 2, "tier active: default"),
-        (None, False, 2, "tier default"),
+        (None, False, 2, "tier new: default"),
     ],
 )
 def test_max_per_tier(make_workspace: MakeWs, tier: str | None, allowed: bool, limit: float, why: str | None) -> None:
@@ -449,7 +465,11 @@ def test_max_zero_blocks_everything_forever(make_workspace: MakeWs) -> None:
     ]
     assert d.next_allowed_at is None
     # even a weightless message: max 0 means none at all, for the window and the calendar
-    assert decide(ws, weight=0).blocking_rules == ["never", "never-cal"]
+    weightless = Candidate(A, "email", "acme", "marketing", T, 0.0, "c")
+    assert [r.rule_id for r in ws.policy.evaluate(weightless, ContactState(timezone="UTC"), [])] == [
+        "never",
+        "never-cal",
+    ]
     assert decide(ws, family="transactional").allowed
 
 
@@ -572,7 +592,8 @@ def test_quiet_after_complaint_keeps_the_latest_event(make_workspace: MakeWs) ->
         "for": "30d",
         "families": ["marketing", "trigger"],
     }
-    ws = make_workspace(rules=[rule])
+    # tolerance off: the two incidents would also spend the capital
+    ws = make_workspace(rules=[rule], tolerance={"enabled": False})
     engage(ws, "incident", T - 20 * D, channel=None)
     engage(ws, "complaint", T - 10 * D, channel="sms")
     d = decide(ws, channel="email")
@@ -617,7 +638,7 @@ def test_quiet_counts_filters_events_by_channel_and_brand(make_workspace: MakeWs
         "counts": {"channels": ["sms"], "brands": ["acme"]},
         "applies": {"families": ["marketing"]},
     }
-    ws = make_workspace(rules=[rule], brands={"acme": {}, "beta": {}})
+    ws = make_workspace(rules=[rule], brands={"acme": {}, "beta": {}}, tolerance={"enabled": False})
     engage(ws, "complaint", T - D, channel="email")
     assert decide(ws, channel="push").allowed  # an email complaint does not count
     engage(ws, "complaint", T - D, channel="sms", brand="beta")
@@ -705,7 +726,7 @@ def test_unsubscribe_blocks_non_exempt_on_that_channel_only(make_workspace: Make
     assert not d.allowed
     (r,) = d.reasons
     assert (r.rule_id, r.kind) == ("consent", "consent")
-    assert r.message == "consent: unsubscribed from email on 2026-03-05"
+    assert r.message == "consent: unsubscribed from email from acme on 2026-03-05"
     assert d.next_allowed_at is None
     assert "next allowed: not until consent changes" in ws.explain(d)
     assert not decide(ws, family="trigger").allowed
@@ -730,7 +751,7 @@ def test_complaint_blocks_that_channel(make_workspace: MakeWs) -> None:
     engage(ws, "complaint", T - 2 * D, channel="sms")
     d = decide(ws, channel="sms")
     assert not d.allowed
-    assert d.reasons[0].message == "consent: complained about sms on 2026-03-08"
+    assert d.reasons[0].message == "consent: complained about sms from acme on 2026-03-08"
     assert d.next_allowed_at is None
     assert decide(ws, channel="email").allowed
     assert decide(ws, channel="sms", family="service").allowed
@@ -763,8 +784,10 @@ def test_tolerance_capital_below_threshold_blocks_marketing_only(make_workspace:
     assert d.next_allowed_at is None
     assert decide(ws, family="trigger").allowed
     assert decide(ws, family="transactional").allowed
-    score(ws, capital=40)
-    assert decide(ws).allowed
+    # at exactly the threshold, marketing goes on
+    touch(ws, T - 30 * D, email=B)
+    score(ws, capital=40, email=B)
+    assert decide(ws, email=B).allowed
 
 
 def test_tolerance_disabled(make_workspace: MakeWs) -> None:
@@ -855,10 +878,19 @@ def test_evaluate_weight_and_limits() -> None:
 
 def test_evaluate_consent_pause_tolerance_from_state() -> None:
     p = _policy()
-    st = ContactState(timezone="UTC", consent={"email": ("unsubscribed", T - D)})
+    st = ContactState(timezone="UTC", consent=[(T - D, "email", "acme", "unsubscribed")])
     assert [r.rule_id for r in p.evaluate(_cand(), st, [])] == ["consent"]
-    st = ContactState(timezone="UTC", consent={"email": ("subscribed", T - D)})
+    # judged at the candidate's time: an opt-out recorded later does not block earlier sends
+    assert p.evaluate(_cand(at=T - 2 * D), st, []) == []
+    st = ContactState(timezone="UTC", consent=[(T - D, "email", "acme", "subscribed")])
     assert p.evaluate(_cand(), st, []) == []
+    # another brand's opt-out binds that brand only; a client-wide one binds every brand
+    st = ContactState(timezone="UTC", consent=[(T - D, "email", "beta", "unsubscribed")])
+    assert p.evaluate(_cand(), st, []) == []
+    st = ContactState(timezone="UTC", consent=[(T - D, "email", "*", "unsubscribed")])
+    assert [r.message for r in p.evaluate(_cand(), st, [])] == [
+        "consent: do not contact by email (every brand of the client) since 2026-03-09"
+    ]
     st = ContactState(timezone="UTC", paused_until=T + 1)
     assert p.evaluate(_cand(), st, [])[0].until == T + 1
     st = ContactState(timezone="UTC", capital=10)

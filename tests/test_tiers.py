@@ -1,7 +1,7 @@
 from pressure_sdk.config import DEFAULT_TIERS, ScoringConfig, TierConfig, ToleranceConfig, parse_config
 from pressure_sdk.ledger import Ledger
 from pressure_sdk.models import Batch, Engagement, Touch
-from pressure_sdk.tiers import assign, rescore
+from pressure_sdk.tiers import assign, score_all
 
 NOW = 1_790_000_000
 DAY = 86400
@@ -49,9 +49,9 @@ def test_tolerance_capital_is_spent_and_rebuilt() -> None:
     assert s.capital == 100
 
 
-def test_rescore_writes_tiers_for_few_and_for_all() -> None:
+def test_score_all_scores_every_contact_as_of_its_time_without_writing_the_file(tmp_path) -> None:
     cfg = parse_config({})
-    led = Ledger()
+    led = Ledger(tmp_path / "l.db")
     touches = [Touch(f"t{i}", f"c{i}@x.com", "email", "a", "marketing", NOW - 300 * DAY) for i in range(3)]
     engagements = [
         Engagement("e1", "c1@x.com", "click", NOW - DAY),
@@ -59,9 +59,13 @@ def test_rescore_writes_tiers_for_few_and_for_all() -> None:
     ]
     led.ingest(Batch(touches=touches, engagements=engagements), account="a")
     ids = [led.contact(f"c{i}@x.com").id for i in range(3)]  # type: ignore[union-attr]
-    assert rescore(led, ids[:1], NOW, cfg.tiers, cfg.scoring, cfg.tolerance) == 1
-    assert led.contact("c0@x.com").tier == "inactive"  # type: ignore[union-attr]
-    assert led.contact("c1@x.com").tier is None  # type: ignore[union-attr]
-    assert rescore(led, None, NOW, cfg.tiers, cfg.scoring, cfg.tolerance) == 3
-    assert led.contact("c1@x.com").tier == "engaged"  # type: ignore[union-attr]
-    assert led.contact("c2@x.com").tier == "inactive"  # type: ignore[union-attr]
+    assert led.score_of(ids[0]) is None
+    assert score_all(led, NOW, cfg.tiers, cfg.scoring, cfg.tolerance) == 3
+    assert [led.score_of(i)[0] for i in ids] == ["inactive", "engaged", "inactive"]  # type: ignore[index]
+    # the same ledger a year later: the clicks have aged out
+    assert score_all(led, NOW + 365 * DAY, cfg.tiers, cfg.scoring, cfg.tolerance) == 3
+    assert led.score_of(ids[1])[0] == "inactive"  # type: ignore[index]
+    # scores live in the connection only: another connection sees no score table
+    other = Ledger(tmp_path / "l.db")
+    assert other.score_of(ids[1]) is None
+    assert not other.conn.execute("SELECT name FROM sqlite_master WHERE name = 'scores'").fetchall()

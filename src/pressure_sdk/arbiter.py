@@ -10,6 +10,10 @@ from .models import Candidate, CountedTouch, Decision, Reason
 from .policy import ContactState, Policy
 from .timeutil import to_iso
 
+_DAY = 86400
+#: the longest a calendar period can last (a DST hour included), rounded up
+_CALENDAR_SPAN = {"day": 2 * _DAY, "week": 8 * _DAY, "month": 32 * _DAY}
+
 
 def priority_key(policy: Policy, c: Candidate) -> tuple[object, ...]:
     """Exempt first, then family priority, brand priority, value (all high first), time, id."""
@@ -31,11 +35,15 @@ def arbitrate(
 ) -> list[Decision]:
     """Decide one contact's candidates; decisions come back in the input order.
 
-    Accepted candidates count against the ones considered after them, on both sides of
-    their time, so no window or calendar period that holds an accepted non-exempt
-    candidate ends up over a cap that applies to it.
+    Candidates are taken in priority order. One is accepted when no rule blocks it given
+    history plus the sends accepted so far (on both sides of its time), and when it
+    would not push an accepted send over a cap or a gap that applies to that send.
+    Hence (DESIGN §5) every accepted non-exempt candidate stays allowed given history
+    plus every other accepted send, and a candidate is rejected only when accepting it
+    would break that, its reasons naming the accepted sends involved.
     """
     hist = sorted(history, key=lambda h: h.at)
+    tz = state.timezone
     decided: dict[int, Decision] = {}
     #: accepted non-exempt candidates and the planned touch each added to ``hist``
     accepted: list[tuple[Candidate, CountedTouch]] = []
@@ -44,9 +52,11 @@ def arbitrate(
         c = candidates[i]
         exempt = policy.is_exempt(c.family)
         planned = CountedTouch(c.at, c.channel, c.brand, c.family, policy.weight(c.family, c.weight), True)
-        reasons = [] if exempt else policy.evaluate(c, state, hist, plan=True)
-        if not reasons and not exempt:
-            reasons = _overfills(policy, state, hist, c, planned, accepted)
+        reasons: list[Reason] = []
+        if not exempt:
+            reasons = [_naming_planned(r, tz) for r in policy.evaluate(c, state, hist, plan=True)]
+            if not reasons:
+                reasons = _overfills(policy, state, hist, c, planned, accepted)
         if reasons:
             decided[i] = Decision(c, False, tuple(reasons), None, exempt)
             continue
@@ -57,6 +67,34 @@ def arbitrate(
     return [decided[i] for i in range(len(candidates))]
 
 
+def _send(t: CountedTouch | Candidate, tz: str) -> str:
+    return f"the accepted {t.family} {t.channel} send at {to_iso(t.at, tz)}"
+
+
+def _naming_planned(r: Reason, tz: str) -> Reason:
+    """``r``, its message naming the accepted planned sends among the touches it counted."""
+    planned = [t for t in r.touches if t.planned]
+    if r.kind not in ("cap", "gap") or not planned:
+        return r
+    names = ", ".join(_send(t, tz) for t in planned)
+    return Reason(
+        r.rule_id,
+        r.kind,
+        f"{r.message} including {names}",
+        counted=r.counted,
+        limit=r.limit,
+        until=r.until,
+        touches=r.touches,
+    )
+
+
+def _reach(rule: CapRule | GapRule) -> int:
+    """Two touches further apart than this never meet in one of ``rule``'s windows."""
+    if isinstance(rule, GapRule):
+        return rule.min_gap
+    return max(rule.window or 0, _CALENDAR_SPAN[rule.calendar] if rule.calendar else 0)
+
+
 def _overfills(
     policy: Policy,
     state: ContactState,
@@ -65,39 +103,60 @@ def _overfills(
     planned: CountedTouch,
     accepted: Sequence[tuple[Candidate, CountedTouch]],
 ) -> list[Reason]:
-    """Reasons ``cand`` would push an already accepted candidate over one of its caps or gaps.
+    """Reasons ``cand`` would push an already accepted send over one of that send's caps or gaps.
 
-    A rule that applies to ``cand`` already checked every window around it. A rule that
-    only *counts* it (e.g. counts email and sms, applies to email) did not, yet the send
-    would fill the windows of earlier-accepted candidates it applies to: re-check those.
+    Evaluating ``cand`` checked the rules that apply to *it*. Each accepted send is judged
+    by the rules that apply to *that send*, which may count ``cand`` with other filters,
+    another scope or another weight (a cap that counts SMS and applies to email; a gap
+    that counts SMS but not email). For every rule that counts ``cand`` and applies to an
+    accepted send in the same scope and within the rule's reach, the send is evaluated
+    without and with ``cand``; ``cand`` is blamed only for the rules that block the send
+    with it and not without it. Hours, quiet and consent rules do not depend on other sends.
     """
-    ch, br, fa = cand.channel, cand.brand, cand.family
+    ch, br, fa, t = cand.channel, cand.brand, cand.family, cand.at
     guards = [
-        k
-        for k in policy.rules
-        if isinstance(k.rule, CapRule | GapRule) and k.counts(ch, br, fa) and not k.applies(ch, br, fa)
+        (k, _reach(k.rule)) for k in policy.rules if isinstance(k.rule, CapRule | GapRule) and k.counts(ch, br, fa)
     ]
     if not guards:
         return []
-    ids = {k.rule.id for k in guards}
     out: list[Reason] = []
     for other, mine in accepted:
-        if not any(k.applies(other.channel, other.brand, other.family) for k in guards):
+        near = [
+            (k.rule.id, reach)
+            for k, reach in guards
+            if abs(other.at - t) < reach
+            and k.applies(other.channel, other.brand, other.family)
+            and policy.same_scope(k.rule.scope, other.brand, br)
+        ]
+        if not near:
             continue
+        ids = {rid for rid, _ in near}
+        span = max(reach for _, reach in near)
+        lo = bisect.bisect_left(hist, other.at - span, key=lambda h: h.at)
+        hi = bisect.bisect_right(hist, other.at + span, key=lambda h: h.at)
         # the other's own planned touch must not count against itself
-        trial = [h for h in hist if h is not mine]
+        without = [h for h in hist[lo:hi] if h is not mine]
+        trial = list(without)
         bisect.insort(trial, planned, key=lambda h: h.at)
-        for r in policy.evaluate(other, state, trial, plan=True, skip_hours=True):
-            if r.rule_id in ids and r.kind in ("cap", "gap") and r.rule_id not in {o.rule_id for o in out}:
-                when = to_iso(other.at, state.timezone)
-                out.append(
-                    Reason(
-                        r.rule_id,
-                        r.kind,
-                        f"{r.message} for the accepted {other.family} {other.channel} send at {when}",
-                        counted=r.counted,
-                        limit=r.limit,
-                        touches=r.touches,
-                    )
+        after = [
+            r
+            for r in policy.evaluate(other, state, trial, plan=True, skip_hours=True)
+            if r.rule_id in ids and r.kind in ("cap", "gap")
+        ]
+        if not after:
+            continue
+        before = {r.rule_id for r in policy.evaluate(other, state, without, plan=True, skip_hours=True)}
+        for r in after:
+            if r.rule_id in before:
+                continue
+            out.append(
+                Reason(
+                    r.rule_id,
+                    r.kind,
+                    f"{r.message} for {_send(other, state.timezone)}",
+                    counted=r.counted,
+                    limit=r.limit,
+                    touches=r.touches,
                 )
+            )
     return out

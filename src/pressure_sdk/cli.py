@@ -12,14 +12,17 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .config import WorkspaceConfig, load_config
+from .config import AccountConfig, WorkspaceConfig, load_config
+from .connectors.base import Connector
 from .connectors.registry import available, get_connector
 from .errors import ConfigError, PressureError
 from .http.redaction import RedactingFilter
 from .ledger import Ledger
 from .planfile import read_candidates, summarize, write_plan
 from .sync import build_connectors, run_sync, select_accounts
+from .tiers import score_all
 from .timeutil import parse_instant, to_iso
+from .validate import check_email
 from .workspace import Workspace
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +50,7 @@ config_option = click.option(
     help="Workspace file (or set PRESSURE_CONFIG).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+client_option = click.option("--client", metavar="NAME", help="Only this client of the workspace.")
 
 
 def _at(cfg: WorkspaceConfig, value: str | None) -> int | None:
@@ -77,6 +81,8 @@ def cli(verbose: int) -> None:
 @click.option("--force", is_flag=True, help="Push even when a list would lose more than max_remove_share.")
 @click.option("--wait", type=float, default=0.0, show_default=True, help="Seconds to wait for another run's lock.")
 @click.option("--now", "now_text", metavar="ISO", help="Evaluate lists as of this instant (replays).")
+@click.option("--client", "clients", multiple=True, metavar="NAME", help="Only this client's accounts (repeatable).")
+@click.option("--reconcile", is_flag=True, help="Compare every list with the platform's real membership first.")
 @json_option
 @_handle_errors
 def run(
@@ -86,11 +92,26 @@ def run(
     force: bool,
     wait: float,
     now_text: str | None,
+    clients: tuple[str, ...],
+    reconcile: bool,
     as_json: bool,
 ) -> None:
-    """Pull every account, rescore, recompute and push suppression lists, report."""
+    """Pull every account, rescore, recompute and push suppression lists, report.
+
+    A dry run leaves the ledger exactly as it was. Lists found missing or edited on a
+    platform are repaired; --reconcile reads every list's real membership first.
+    """
     cfg = load_config(config_path)
-    report = run_sync(cfg, accounts=accounts, dry_run=dry_run, force=force, wait=wait, now=_at(cfg, now_text))
+    report = run_sync(
+        cfg,
+        accounts=accounts,
+        clients=clients,
+        dry_run=dry_run,
+        force=force,
+        wait=wait,
+        now=_at(cfg, now_text),
+        reconcile=reconcile,
+    )
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.table())
     sys.exit(report.exit_code)
 
@@ -104,13 +125,16 @@ def check(config_path: str, as_json: bool) -> None:
     cfg = load_config(config_path)
     connectors = build_connectors(cfg, select_accounts(cfg, None))
     results = []
-    for name, conn in connectors.items():
-        try:
-            results.append({"account": name, "ok": True, "message": conn.check()})
-        except PressureError as exc:
-            results.append({"account": name, "ok": False, "message": str(exc)})
-        finally:
-            conn.close()
+    with Ledger(cfg.ledger_path) as led:
+        for name, conn in connectors.items():
+            try:
+                message = conn.check()
+                findings = _list_findings(led, cfg.account(name), conn)
+                results.append({"account": name, "ok": not findings, "message": message, "findings": findings})
+            except PressureError as exc:
+                results.append({"account": name, "ok": False, "message": str(exc), "findings": []})
+            finally:
+                conn.close()
     ok = all(r["ok"] for r in results)
     if as_json:
         click.echo(json.dumps({"ok": ok, "config": str(config_path), "accounts": results}, indent=2))
@@ -118,7 +142,29 @@ def check(config_path: str, as_json: bool) -> None:
         click.echo(f"{config_path}: configuration valid ({len(cfg.accounts)} accounts, {len(cfg.rules)} rules)")
         for r in results:
             click.echo(f"  {'ok    ' if r['ok'] else 'FAILED'} {r['account']}: {r['message']}")
+            for f in r["findings"]:
+                click.echo(f"         - {f}")
     sys.exit(0 if ok else 1)
+
+
+def _list_findings(led: Ledger, acc: AccountConfig, conn: Connector) -> list[str]:
+    """Lists the platform lost, or whose size differs from what it last confirmed."""
+    out = []
+    for lst in acc.lists:
+        have = led.list_members(acc.name, lst.name)
+        remote = conn.inspect_list(lst)
+        if remote is None:
+            continue
+        if not remote.exists and have:
+            out.append(
+                f"list {lst.name!r} is missing on the platform although {len(have)} members were pushed; "
+                "the next run recreates it"
+            )
+        elif remote.exists and remote.size is not None and remote.size != len(have):
+            out.append(
+                f"list {lst.name!r} holds {remote.size} members, {len(have)} confirmed; the next run repairs it"
+            )
+    return out
 
 
 @cli.command()
@@ -130,6 +176,7 @@ def check(config_path: str, as_json: bool) -> None:
 @click.option("--at", "at_text", metavar="ISO", help="Decide for this instant (default: now).")
 @click.option("--weight", type=float)
 @click.option("--product")
+@client_option
 @json_option
 @_handle_errors
 def decide(
@@ -141,12 +188,18 @@ def decide(
     at_text: str | None,
     weight: float | None,
     product: str | None,
+    client: str | None,
     as_json: bool,
 ) -> None:
-    """May this message go out? Prints the verdict, reasons and next allowed time."""
+    """May this message go out? Prints the verdict, reasons and next allowed time.
+
+    Unknown channels, brands, families or clients and invalid emails exit 2.
+    """
     cfg = load_config(config_path)
     with Workspace(cfg) as ws:
-        d = ws.decide(email, channel, brand, family, _at(cfg, at_text), weight=weight, product=product)
+        d = ws.decide(
+            email, channel, brand, family, _at(cfg, at_text), weight=weight, product=product, client=client
+        )
         if as_json:
             out = {
                 "allowed": d.allowed,
@@ -166,14 +219,15 @@ def decide(
 @click.option(
     "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="Where to write the decisions CSV."
 )
+@client_option
 @json_option
 @_handle_errors
-def plan(config_path: str, candidates_path: str, out_path: str, as_json: bool) -> None:
+def plan(config_path: str, candidates_path: str, out_path: str, client: str | None, as_json: bool) -> None:
     """Arbitrate a batch of planned sends; writes accepted/rejected with reasons."""
     cfg = load_config(config_path)
     cands = read_candidates(candidates_path, cfg.workspace.timezone)
     with Workspace(cfg) as ws:
-        decisions = ws.plan(cands)
+        decisions = ws.plan(cands, client=client)
     write_plan(out_path, decisions, cfg.workspace.timezone)
     summary = summarize(decisions)
     accepted = sum(d.allowed for d in decisions)
@@ -193,27 +247,42 @@ def plan(config_path: str, candidates_path: str, out_path: str, as_json: bool) -
 @cli.command()
 @config_option
 @click.option("--now", "now_text", metavar="ISO", help="Measure weekly pressure as of this instant.")
+@client_option
 @json_option
 @_handle_errors
-def status(config_path: str, now_text: str | None, as_json: bool) -> None:
-    """Ledger figures: contacts, touches per channel/brand/family, weekly pressure per tier."""
+def status(config_path: str, now_text: str | None, client: str | None, as_json: bool) -> None:
+    """Ledger figures per client: contacts, touches per channel/brand/family, weekly pressure per tier."""
     cfg = load_config(config_path)
+    cfg.check_client(client)
     with Workspace(cfg) as ws:
         led = ws.ledger
         t = _at(cfg, now_text) or ws.now()
-        pressure: dict[str, dict[str, int]] = {}
-        for tier, level, n in led.weekly_pressure(t, {k: f.weight for k, f in cfg.families.items()}):
-            pressure.setdefault(tier, {})[f"{level}+" if level == 5 else str(level)] = n
+        score_all(led, t, cfg.tiers, cfg.scoring, cfg.tolerance)
+        weights = {k: f.weight for k, f in cfg.families.items()}
+        sizes = led.list_sizes()
+        names = [client] if client else sorted(set(cfg.client_names) | set(led.clients()))
+        clients: dict[str, Any] = {}
+        for name in names:
+            pressure: dict[str, dict[str, int]] = {}
+            for tier, level, n in led.weekly_pressure(t, weights, name):
+                pressure.setdefault(tier, {})[f"{level}+" if level == 5 else str(level)] = n
+            accounts = {a.name for a in cfg.accounts if cfg.client_of_account(a) == name}
+            clients[name] = {
+                "contacts": led.count("contacts", name),
+                "touches": led.count("touches", name),
+                "engagements": led.count("engagements", name),
+                "touches_by": {by: dict(led.touch_counts(by, name)) for by in ("channel", "brand", "family")},
+                "weekly_pressure_by_tier": pressure,
+                "lists": [{"account": a, "list": lst, "size": n} for a, lst, n in sizes if a in accounts],
+            }
         out: dict[str, Any] = {
             "ledger": str(cfg.ledger_path),
             "as_of": to_iso(t),
-            "contacts": led.count("contacts"),
-            "touches": led.count("touches"),
-            "engagements": led.count("engagements"),
+            "contacts": sum(c["contacts"] for c in clients.values()),
+            "touches": sum(c["touches"] for c in clients.values()),
+            "engagements": sum(c["engagements"] for c in clients.values()),
             "erased": led.count("tombstones"),
-            "touches_by": {by: dict(led.touch_counts(by)) for by in ("channel", "brand", "family")},
-            "weekly_pressure_by_tier": pressure,
-            "lists": [{"account": a, "list": lst, "size": n} for a, lst, n in led.list_sizes()],
+            "clients": clients,
             "watermarks": {a: json.loads(s) for a, s, _ in led.watermarks()},
         }
     if as_json:
@@ -224,15 +293,18 @@ def status(config_path: str, now_text: str | None, as_json: bool) -> None:
         f"  contacts {out['contacts']}  touches {out['touches']}  "
         f"engagements {out['engagements']}  erased {out['erased']}"
     )
-    for by, counts in out["touches_by"].items():
-        click.echo(f"touches by {by}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    click.echo("contacts by weighted touches in the last 7 days, per tier:")
     levels = ["0", "1", "2", "3", "4", "5+"]
-    click.echo(f"  {'tier':<10}" + "".join(f"{lv:>8}" for lv in levels))
-    for tier, dist in sorted(pressure.items()):
-        click.echo(f"  {tier:<10}" + "".join(f"{dist.get(lv, 0):>8}" for lv in levels))
-    for lst in out["lists"]:
-        click.echo(f"list {lst['account']}/{lst['list']}: {lst['size']} contacts")
+    for name, c in clients.items():
+        click.echo("")
+        click.echo(f"client {name}: contacts {c['contacts']}  touches {c['touches']}  engagements {c['engagements']}")
+        for by, counts in c["touches_by"].items():
+            click.echo(f"  touches by {by}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        click.echo("  contacts by weighted touches in the last 7 days, per tier:")
+        click.echo(f"    {'tier':<10}" + "".join(f"{lv:>8}" for lv in levels))
+        for tier, dist in sorted(c["weekly_pressure_by_tier"].items()):
+            click.echo(f"    {tier:<10}" + "".join(f"{dist.get(lv, 0):>8}" for lv in levels))
+        for lst in c["lists"]:
+            click.echo(f"  list {lst['account']}/{lst['list']}: {lst['size']} contacts")
 
 
 @cli.command()
@@ -288,18 +360,23 @@ def connectors(config_path: str | None, as_json: bool) -> None:
 @config_option
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--client", metavar="NAME", help="Erase it from this client only (default: every client).")
 @_handle_errors
-def forget(config_path: str, email: str, yes: bool) -> None:
+def forget(config_path: str, email: str, yes: bool, client: str | None) -> None:
     """Erase a contact from the ledger (right to erasure); later imports never bring it back."""
     cfg = load_config(config_path)
+    cfg.check_client(client)
+    key = check_email(email)
+    clients = [client] if client else cfg.client_names
+    where = f"client {client}" if client else "every client"
     if not yes:
-        click.confirm(f"Erase every trace of {email} from {cfg.ledger_path}?", abort=True)
+        click.confirm(f"Erase every trace of {key} ({where}) from {cfg.ledger_path}?", abort=True)
     with Ledger(cfg.ledger_path) as led:
-        existed = led.forget(email)
-    if existed:
-        click.echo(f"erased {email}; a one-way tombstone keeps it out of future imports")
+        found = led.forget(key, clients)
+    if found:
+        click.echo(f"erased {key} from {', '.join(found)}; one-way tombstones keep it out of future imports ({where})")
     else:
-        click.echo(f"{email} was not in the ledger; a one-way tombstone keeps it out of future imports")
+        click.echo(f"{key} was not in the ledger; one-way tombstones keep it out of future imports ({where})")
     click.echo("note: also erase it on each platform; suppression lists there are not changed by this command")
 
 

@@ -57,6 +57,8 @@ class WorkspaceSection(_Model):
     channels: list[str] = Field(default_factory=lambda: list(DEFAULT_CHANNELS))
     #: a push that would remove more than this share of a list stops unless forced
     max_remove_share: float = Field(default=0.5, ge=0, le=1)
+    #: a push that would add more than this share of a list's size stops unless forced
+    max_add_share: float = Field(default=0.5, ge=0)
     #: lists smaller than this are never guarded
     guard_min_size: int = Field(default=20, ge=0)
     #: evaluate as if it were this instant (demos, replays); unset means the real clock
@@ -91,9 +93,26 @@ DEFAULT_FAMILIES: dict[str, FamilyConfig] = {
 }
 
 
+#: the client of a workspace that declares none
+DEFAULT_CLIENT = "default"
+
+
+class ClientConfig(_Model):
+    """A company whose contacts, brands and accounts form one world (DESIGN §3)."""
+
+    description: str | None = None
+
+
 class BrandConfig(_Model):
+    """Who sends: a priority, an optional group sharing a customer base, its client and consent scope."""
+
     priority: int = 0
     group: str | None = None
+    #: the client that owns the brand; required when the workspace declares several clients
+    client: str | None = None
+    #: who an opt-out given to this brand binds: brands with the same scope share opt-outs
+    #: (default: the brand alone)
+    consent_scope: str | None = None
 
 
 class ListConfig(_Model):
@@ -108,8 +127,12 @@ class ListConfig(_Model):
 
 
 class AccountConfig(_Model):
+    """One brand's account on one platform: its connector, credential variable and lists."""
+
     name: str
     connector: str
+    #: the client of the account; defaults to its brand's client
+    client: str | None = None
     #: brand of events that carry none, and of the account's lists
     brand: str | None = None
     #: environment variable holding the credential (never the credential itself)
@@ -148,6 +171,8 @@ class AttributeMax(_Model):
 
 class _RuleBase(_Model):
     id: str = Field(min_length=1)
+    #: the client whose candidates the rule judges; unset: every client, each in its own world
+    client: str | None = None
     channels: list[str] | None = None
     families: list[str] | None = None
     brands: list[str] | None = None
@@ -167,6 +192,8 @@ class _RuleBase(_Model):
 
 
 class CapRule(_RuleBase):
+    """At most ``max`` weighted touches in a rolling ``window`` and/or a ``calendar`` period."""
+
     kind: Literal["cap"]
     max: float | dict[str, float] | AttributeMax
     window: int | None = None
@@ -206,6 +233,8 @@ class CapRule(_RuleBase):
 
 
 class GapRule(_RuleBase):
+    """At least ``min_gap`` between a counted touch and the candidate."""
+
     kind: Literal["gap"]
     min_gap: int
     scope: Literal["brand", "group", "all"] = "brand"
@@ -214,6 +243,8 @@ class GapRule(_RuleBase):
 
 
 class QuietRule(_RuleBase):
+    """No candidate for ``for`` after one of the ``after`` events."""
+
     kind: Literal["quiet"]
     after: list[str] = Field(min_length=1)
     for_: int = Field(alias="for")
@@ -266,6 +297,8 @@ class HoursWindow(_Model):
 
 
 class HoursRule(_RuleBase):
+    """Sends only inside the ``allowed`` days and hours, in the contact's zone."""
+
     kind: Literal["hours"]
     allowed: list[HoursWindow] = Field(min_length=1)
 
@@ -332,6 +365,7 @@ class WorkspaceConfig(_Model):
 
     workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
     families: dict[str, FamilyConfig] = Field(default_factory=lambda: dict(DEFAULT_FAMILIES))
+    clients: dict[str, ClientConfig] = Field(default_factory=dict)
     brands: dict[str, BrandConfig] = Field(default_factory=dict)
     accounts: list[AccountConfig] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
@@ -355,12 +389,30 @@ class WorkspaceConfig(_Model):
                 if n not in known:
                     problems.append(f"{where}: unknown {kind} {n!r}; known: {sorted(known)}")
 
+        clients = set(self.clients) or {DEFAULT_CLIENT}
+        group_client: dict[str, tuple[str, str]] = {}
+        for name, b in self.brands.items():
+            where = f"brands.{name}"
+            if b.client is not None and b.client not in clients:
+                problems.append(f"{where}.client: unknown client {b.client!r}; known: {sorted(clients)}")
+            elif b.client is None and len(clients) > 1:
+                problems.append(f"{where}.client: the workspace has several clients; say which owns {name!r}")
+            if b.group is not None:
+                mine = self.client_of_brand(name)
+                other = group_client.setdefault(b.group, (mine, name))
+                if other[0] != mine:
+                    problems.append(
+                        f"{where}.group: group {b.group!r} spans clients {other[0]!r} ({other[1]}) and {mine!r}; "
+                        "a group shares a customer base, which never crosses clients"
+                    )
         seen_rules: set[str] = set()
         for i, rule in enumerate(self.rules):
             where = f"rules[{i}] ({rule.id})"
             if rule.id in seen_rules:
                 problems.append(f"{where}.id: duplicate rule id {rule.id!r}")
             seen_rules.add(rule.id)
+            if rule.client is not None and rule.client not in clients:
+                problems.append(f"{where}.client: unknown client {rule.client!r}; known: {sorted(clients)}")
             for label, f in (("", rule), ("counts.", rule.counts), ("applies.", rule.applies)):
                 if f is None:
                     continue
@@ -379,6 +431,16 @@ class WorkspaceConfig(_Model):
             names.add(acc.name)
             if acc.brand is not None and acc.brand not in self.brands:
                 problems.append(f"{where}.brand: unknown brand {acc.brand!r}; known: {sorted(self.brands)}")
+            if acc.client is not None and acc.client not in clients:
+                problems.append(f"{where}.client: unknown client {acc.client!r}; known: {sorted(clients)}")
+            elif acc.brand is not None and acc.brand in self.brands and acc.client is not None:
+                if acc.client != self.client_of_brand(acc.brand):
+                    problems.append(
+                        f"{where}.client: {acc.client!r} is not the client of its brand {acc.brand!r} "
+                        f"({self.client_of_brand(acc.brand)!r})"
+                    )
+            elif acc.brand is None and acc.client is None and len(clients) > 1:
+                problems.append(f"{where}.client: the workspace has several clients; set the account's brand or client")
             list_names: set[str] = set()
             for j, lst in enumerate(acc.lists):
                 lw = f"{where}.lists[{j}]"
@@ -392,9 +454,50 @@ class WorkspaceConfig(_Model):
                     problems.append(f"{lw}.brand: a list needs a brand (here or on the account)")
                 else:
                     check(f"{lw}.brand", "brand", [brand], set(self.brands))
+                    if brand in self.brands and self.client_of_brand(brand) != self.client_of_account(acc):
+                        problems.append(
+                            f"{lw}.brand: brand {brand!r} belongs to client {self.client_of_brand(brand)!r}, "
+                            f"not to the account's client {self.client_of_account(acc)!r}"
+                        )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
+
+    # -- clients ------------------------------------------------------------------
+
+    @property
+    def client_names(self) -> list[str]:
+        """Every client, in file order (one implicit ``default`` client when none is declared)."""
+        return list(self.clients) or [DEFAULT_CLIENT]
+
+    def client_of_brand(self, brand: str) -> str:
+        """The client owning ``brand`` (a brand that names none belongs to the only client)."""
+        b = self.brands.get(brand)
+        if b is not None and b.client is not None:
+            return b.client
+        return self.client_names[0]
+
+    def client_of_account(self, acc: AccountConfig) -> str:
+        if acc.client is not None:
+            return acc.client
+        if acc.brand is not None:
+            return self.client_of_brand(acc.brand)
+        return self.client_names[0]
+
+    def brands_of(self, client: str) -> list[str]:
+        return [b for b in self.brands if self.client_of_brand(b) == client]
+
+    def consent_scope(self, brand: str) -> str:
+        """The consent scope of ``brand``: brands with the same one share opt-outs."""
+        b = self.brands.get(brand)
+        return (b.consent_scope if b is not None and b.consent_scope else None) or brand
+
+    def check_client(self, client: str | None) -> str | None:
+        """``client`` if the workspace has it; a ConfigError naming the known ones otherwise."""
+        if client is not None and client not in self.client_names:
+            msg = f"unknown client {client!r}; known: {self.client_names}"
+            raise ConfigError(msg)
+        return client
 
     @property
     def clock(self) -> int | None:
@@ -452,7 +555,7 @@ def format_validation_error(source: str, exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if path == "(top level)":
             # cross-reference problems carry their own key paths
-            for problem in msg.split("; "):
+            for problem in msg.split("\n"):
                 lines.append(f"  {problem}")
             continue
         if err["type"] == "extra_forbidden":

@@ -20,6 +20,13 @@ class InputError(PressureError):
     """A data file or a payload is malformed; the message names where."""
 
 
+class InvalidValueError(InputError):
+    """A call or an import names an unknown channel, brand, family or client, an invalid email,
+    a non-positive weight or a time without a zone; the message names the value and the known ones."""
+
+    exit_code = 2
+
+
 class LedgerError(PressureError):
     """The ledger cannot be opened, migrated or written."""
 
@@ -97,6 +104,7 @@ __all__ = [
     "ConnectorError",
     "GuardError",
     "InputError",
+    "InvalidValueError",
     "LedgerError",
     "LockedError",
     "PayloadError",

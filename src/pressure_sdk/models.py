@@ -21,10 +21,23 @@ ENGAGEMENT_TYPES = frozenset(
         "resubscribe",
         "complaint",
         "incident",
+        "do_not_contact",
+        "do_not_contact_lifted",
     }
 )
-#: engagement types that change a contact's consent state on a channel
-CONSENT_TYPES = frozenset({"unsubscribe", "resubscribe", "complaint"})
+#: engagement types that change a contact's consent state on a channel: the first three
+#: bind the consent scope of the event's brand, the last two the whole client
+CONSENT_TYPES = frozenset({"unsubscribe", "resubscribe", "complaint", "do_not_contact", "do_not_contact_lifted"})
+#: the consent log's brand for a client-wide opt-out
+CLIENT_WIDE = "*"
+
+
+def consent_row(type_: str, brand: str | None) -> tuple[str, str]:
+    """(brand, status) a consent event writes to the consent log."""
+    if type_ in ("do_not_contact", "do_not_contact_lifted"):
+        return CLIENT_WIDE, "unsubscribed" if type_ == "do_not_contact" else "subscribed"
+    status = {"unsubscribe": "unsubscribed", "complaint": "complained"}.get(type_, "subscribed")
+    return brand or CLIENT_WIDE, status
 
 
 def normalize_email(email: str) -> str:

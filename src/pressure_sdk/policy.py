@@ -22,7 +22,8 @@ from .config import (
     QuietRule,
     WorkspaceConfig,
 )
-from .models import Candidate, CountedTouch, Reason
+from .models import CLIENT_WIDE, Candidate, CountedTouch, Reason
+from .scoring import assign, score_lookback
 from .timeutil import WEEKDAYS, calendar_period, format_duration, local_weekday_minute, to_iso
 
 _DAY = 86400
@@ -53,17 +54,28 @@ class Match:
 
 @dataclass(slots=True)
 class ContactState:
-    """What the policy needs to know about one contact besides its touches."""
+    """What the policy needs to know about one contact besides its touches.
+
+    ``tier`` and ``capital``, when given, are used as they are. With ``derive_scores``
+    the policy computes them at each candidate's time from ``first_seen`` and
+    ``engagements`` instead (DESIGN §6.8: scores are a function of the ledger and the
+    evaluation time), so a decision sees an incident recorded a second ago.
+    """
 
     timezone: str
     tier: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     paused_until: int | None = None
-    #: channel -> (status, at); status is 'unsubscribed', 'complained' or 'subscribed'
-    consent: dict[str, tuple[str, int]] = field(default_factory=dict)
+    #: consent log (at, channel, brand or '*' for client-wide, status), ascending; status is
+    #: 'unsubscribed', 'complained' or 'subscribed'
+    consent: Sequence[tuple[int, str, str, str]] = ()
     #: (at, type, channel, brand, product), ascending
     engagements: Sequence[tuple[int, str, str | None, str | None, str | None]] = ()
     capital: float | None = None
+    first_seen: int | None = None
+    derive_scores: bool = False
+    #: scores already derived, per evaluation time
+    scored: dict[int, tuple[str, float]] = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)
@@ -83,8 +95,14 @@ class Policy:
         self.week_start = WEEKDAYS.index(cfg.workspace.week_start)
         self.brand_priority = {b: c.priority for b, c in cfg.brands.items()}
         self.brand_group = {b: c.group for b, c in cfg.brands.items()}
-        self.rules = [_Compiled(r, Match.of(r.count_filter()), Match.of(r.apply_filter())) for r in cfg.rules]
+        self.client_of = {b: cfg.client_of_brand(b) for b in cfg.brands}
+        self.consent_scope = {b: cfg.consent_scope(b) for b in cfg.brands}
+        self.rules = [_Compiled(r, Match.of(r.count_filter()), self._applies(r)) for r in cfg.rules]
         self.tolerance = cfg.tolerance
+        self.tiers = cfg.tiers
+        self.scoring = cfg.scoring
+        #: how far back engagements matter to a contact's scores
+        self.score_lookback = score_lookback(cfg.tiers, cfg.tolerance)
         spans = [0]
         for r in cfg.rules:
             if isinstance(r, CapRule):
@@ -99,6 +117,27 @@ class Policy:
         #: how far back engagements matter
         self.quiet_lookback = max(quiet, default=0)
         self.quiet_types = frozenset(t for r in cfg.rules if isinstance(r, QuietRule) for t in r.after)
+
+    def _applies(self, r: CapRule | GapRule | QuietRule | HoursRule) -> Match:
+        """The rule's applies filter; a rule of one client applies to that client's brands only."""
+        m = Match.of(r.apply_filter())
+        if r.client is None:
+            return m
+        mine = frozenset(b for b, c in self.client_of.items() if c == r.client)
+        return Match(m.channels, m.families, mine if m.brands is None else m.brands & mine)
+
+    # -- scores -------------------------------------------------------------------
+
+    def scores(self, state: ContactState, t: int) -> tuple[str | None, float | None]:
+        """The contact's tier and tolerance capital at ``t``."""
+        if not state.derive_scores:
+            return state.tier, state.capital
+        got = state.scored.get(t)
+        if got is None:
+            events = [(at, typ) for at, typ, *_ in state.engagements if at <= t]
+            s = assign(state.first_seen, events, t, self.tiers, self.scoring, self.tolerance)
+            got = state.scored[t] = (s.tier, s.capital)
+        return got
 
     # -- families and brands ----------------------------------------------------
 
@@ -153,12 +192,7 @@ class Policy:
             return []
         reasons: list[Reason] = []
         t = cand.at
-        status = state.consent.get(cand.channel)
-        if status and status[0] in ("unsubscribed", "complained"):
-            word = "unsubscribed from" if status[0] == "unsubscribed" else "complained about"
-            reasons.append(
-                Reason("consent", "consent", f"consent: {word} {cand.channel} on {_day(status[1], state.timezone)}")
-            )
+        reasons.extend(self._consent(cand, state))
         if state.paused_until is not None and state.paused_until > t:
             reasons.append(
                 Reason(
@@ -169,13 +203,14 @@ class Policy:
                 )
             )
         tol = self.tolerance
-        if tol.enabled and state.capital is not None and state.capital < tol.threshold and cand.family in tol.blocks:
+        tier, capital = self.scores(state, t)
+        if tol.enabled and capital is not None and capital < tol.threshold and cand.family in tol.blocks:
             reasons.append(
                 Reason(
                     "tolerance",
                     "tolerance",
-                    f"tolerance: capital {state.capital:g} below {tol.threshold:g}; contact flagged for care",
-                    counted=state.capital,
+                    f"tolerance: capital {capital:g} below {tol.threshold:g}; contact flagged for care",
+                    counted=capital,
                     limit=tol.threshold,
                 )
             )
@@ -203,8 +238,46 @@ class Policy:
                     reasons.append(reason)
         return reasons
 
-    def limit(self, r: CapRule, state: ContactState) -> tuple[float, str]:
-        """The contact's limit under cap ``r``, and where it came from."""
+    def _consent(self, cand: Candidate, state: ContactState) -> list[Reason]:
+        """Opt-outs in force at the candidate's time: its brand's consent scope, then client-wide (DESIGN §5)."""
+        t, channel = cand.at, cand.channel
+        scope = self.consent_scope.get(cand.brand, cand.brand)
+        mine: tuple[int, bool, str, str] | None = None
+        wide: tuple[int, bool, str, str] | None = None
+        for at, ch, brand, status in state.consent:
+            if at > t or ch != channel:
+                continue
+            # the latest change wins; at the same instant an opt-out wins over a resubscription
+            key = (at, status != "subscribed", brand, status)
+            if brand == CLIENT_WIDE:
+                if wide is None or key > wide:
+                    wide = key
+            elif self.consent_scope.get(brand, brand) == scope and (mine is None or key > mine):
+                mine = key
+        out: list[Reason] = []
+        if mine is not None and mine[3] != "subscribed":
+            word = "unsubscribed from" if mine[3] == "unsubscribed" else "complained about"
+            shared = f" (consent scope {scope})" if scope != mine[2] or scope != cand.brand else ""
+            out.append(
+                Reason(
+                    "consent",
+                    "consent",
+                    f"consent: {word} {channel} from {mine[2]}{shared} on {_day(mine[0], state.timezone)}",
+                )
+            )
+        if wide is not None and wide[3] != "subscribed":
+            out.append(
+                Reason(
+                    "consent",
+                    "consent",
+                    f"consent: do not contact by {channel} (every brand of the client) since "
+                    f"{_day(wide[0], state.timezone)}",
+                )
+            )
+        return out
+
+    def limit(self, r: CapRule, state: ContactState, t: int | None = None) -> tuple[float, str]:
+        """The contact's limit under cap ``r`` (at ``t`` for a tier table), and where it came from."""
         m = r.max
         if isinstance(m, AttributeMax):
             v = state.attributes.get(m.attribute)
@@ -217,7 +290,7 @@ class Policy:
                 return x, f"{m.attribute}={v}"
             return m.fallback, f"{m.attribute} fallback"
         if isinstance(m, dict):
-            tier = state.tier or "default"
+            tier = (state.tier if t is None else self.scores(state, t)[0]) or "default"
             if tier in m:
                 return m[tier], f"tier {tier}"
             return m["default"], f"tier {tier}: default"
@@ -238,7 +311,7 @@ class Policy:
         counted = [
             h for h in history if c.counts(h.channel, h.brand, h.family) and self.same_scope(scope, brand, h.brand)
         ]
-        limit, why = self.limit(r, state)
+        limit, why = self.limit(r, state, t)
         where = (
             f"{r.scope} {self.brand_group.get(brand) or brand}"
             if r.scope == "group"

@@ -20,8 +20,10 @@ from typing import Any
 from .config import AccountConfig, AttributeMax, CapRule, GapRule, ListConfig, QuietRule
 from .ledger import Ledger
 from .ledger.schema import BUCKET_SHIFT
-from .models import Candidate
+from .ledger import group_by_contact
+from .models import CLIENT_WIDE, Candidate
 from .policy import ContactState, Match, Policy
+from .tiers import score_all
 from .timeutil import calendar_period
 
 _CHUNK = 500
@@ -51,7 +53,13 @@ def list_candidate(account: AccountConfig, lst: ListConfig, now: int) -> Candida
 def compute_lists(
     ledger: Ledger, policy: Policy, accounts: Sequence[AccountConfig], now: int
 ) -> dict[ListKey, set[int]]:
-    """The desired members of every list of ``accounts``, as contact ids."""
+    """The desired members of every list of ``accounts``, as contact ids.
+
+    Scores (tiers, capital) are computed as of ``now`` first, unless the ledger's score
+    table already holds them for ``now``.
+    """
+    if ledger.scores_at != now:
+        score_all(ledger, now, policy.tiers, policy.scoring, policy.tolerance)
     targets = [
         _Target(ListKey(a.name, lst.name), cand, policy.weight(cand.family, None))
         for a in accounts
@@ -97,18 +105,26 @@ def _consent(
     by_channel: dict[str, list[_Target]] = defaultdict(list)
     for t in targets:
         by_channel[t.cand.channel].append(t)
-    for cid, channel in ledger.conn.execute(
-        "SELECT contact_id, channel FROM consent WHERE status IN ('unsubscribed', 'complained')"
-    ):
-        for t in by_channel.get(channel, ()):
-            blocked[t.key].add(cid)
+    scope_of = policy.consent_scope
+    for channel, mine in by_channel.items():
+        scopes = {t.key: scope_of.get(t.cand.brand, t.cand.brand) for t in mine}
+        for cid, rows in group_by_contact(ledger.consent_log(channel, now)):
+            # rows are oldest first, an opt-out after a resubscription at the same instant:
+            # the last row of a scope is its state now, as Policy._consent reads it
+            latest: dict[str, str] = {}
+            for brand, _at, status in rows:
+                latest[brand if brand == CLIENT_WIDE else "b:" + scope_of.get(brand, brand)] = status
+            wide = latest.get(CLIENT_WIDE, "subscribed") != "subscribed"
+            for t in mine:
+                if wide or latest.get("b:" + scopes[t.key], "subscribed") != "subscribed":
+                    blocked[t.key].add(cid)
     paused = [cid for (cid,) in ledger.conn.execute("SELECT id FROM contacts WHERE paused_until > ?", (now,))]
     for t in targets:
         blocked[t.key].update(paused)
     tol = policy.tolerance
     spent = [t for t in targets if tol.enabled and t.cand.family in tol.blocks]
     if spent:
-        low = [cid for (cid,) in ledger.conn.execute("SELECT id FROM contacts WHERE capital < ?", (tol.threshold,))]
+        low = [cid for (cid,) in ledger.conn.execute("SELECT contact_id FROM temp.scores WHERE capital < ?", (tol.threshold,))]
         for t in spent:
             blocked[t.key].update(low)
 
@@ -187,8 +203,8 @@ class _Limits:
     def columns(self) -> tuple[str, list[Any]]:
         """Extra SELECT columns (tier, attribute) read from the joined contact ``c``."""
         if isinstance(self.rule.max, AttributeMax):
-            return ", c.tier, json_extract(c.attributes, ?)", [f'$."{self.rule.max.attribute}"']
-        return ", c.tier, NULL", []
+            return ", s.tier, json_extract(c.attributes, ?)", [f'$."{self.rule.max.attribute}"']
+        return ", s.tier, NULL", []
 
 
 def _cap(
@@ -229,12 +245,16 @@ def _cap(
     elif isinstance(r.max, dict):
         table = {k: v for k, v in r.max.items() if k != "default"}
         whens = " ".join("WHEN ? THEN ?" for _ in table)
-        having = f" HAVING SUM({weight_sql}) + ? > CASE COALESCE(c.tier, 'default') {whens} ELSE ? END"
+        having = f" HAVING SUM({weight_sql}) + ? > CASE COALESCE(s.tier, 'default') {whens} ELSE ? END"
         having_params = [*weight_params, heaviest, *(x for kv in sorted(table.items()) for x in kv), r.max["default"]]
     else:
         having, having_params = "", []
     for cond, cond_params, first, join in periods:
-        source = "touches t JOIN contacts c ON c.id = t.contact_id" if join else "touches t"
+        source = (
+            "touches t JOIN contacts c ON c.id = t.contact_id LEFT JOIN temp.scores s ON s.contact_id = t.contact_id"
+            if join
+            else "touches t"
+        )
         sql = (
             f"SELECT t.contact_id, {key_sql}, SUM({weight_sql}){extra_sql} FROM {source} "
             f"WHERE t.bucket BETWEEN ? AND ? AND {cond} AND t.at <= ?{filt_sql} "
@@ -286,7 +306,8 @@ def _zero_history(
     extra_sql, extra_params = limits.columns()
     for t in heavy:
         for cid, tier, attr in ledger.conn.execute(
-            f"SELECT c.id{extra_sql} FROM identities i JOIN contacts c ON c.id = i.contact_id WHERE i.account = ?",
+            f"SELECT c.id{extra_sql} FROM identities i JOIN contacts c ON c.id = i.contact_id "
+            "LEFT JOIN temp.scores s ON s.contact_id = c.id WHERE i.account = ?",
             [*extra_params, t.key.account],
         ):
             lim = limits.of(tier, attr)

@@ -11,18 +11,21 @@ from .policy import ContactState
 def contact_state(
     row: ContactRow | None,
     default_tz: str,
-    consent: dict[str, tuple[str, int]] | None = None,
+    consent: Sequence[tuple[int, str, str, str]] = (),
     engagements: Sequence[tuple[int, str, str | None, str | None, str | None]] = (),
 ) -> ContactState:
-    """A contact the ledger does not know gets the workspace zone and no history."""
+    """The policy's view of a contact; scores are derived at each candidate's time.
+
+    A contact the ledger does not know gets the workspace zone and no history.
+    """
     if row is None:
-        return ContactState(timezone=default_tz, consent=consent or {}, engagements=engagements)
+        return ContactState(timezone=default_tz, consent=consent, engagements=engagements, derive_scores=True)
     return ContactState(
         timezone=row.timezone or default_tz,
-        tier=row.tier,
         attributes=row.attributes,
         paused_until=row.paused_until,
-        consent=consent or {},
+        consent=consent,
         engagements=engagements,
-        capital=row.capital,
+        first_seen=row.first_seen,
+        derive_scores=True,
     )

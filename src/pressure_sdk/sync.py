@@ -7,21 +7,21 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .config import AccountConfig, WorkspaceConfig
+from .config import AccountConfig, ListConfig, WorkspaceConfig
 from .connectors.base import Connector
 from .connectors.registry import get_connector
-from .errors import ConfigError, GuardError, PressureError
+from .errors import ConfigError, GuardError, InvalidValueError, PressureError
 from .ledger import IngestResult, Ledger
 from .lock import WorkspaceLock
+from .models import AUDIENCE_STATUSES, Batch
 from .policy import Policy
 from .segments import ListKey, compute_lists
-from .tiers import rescore
+from .tiers import score_all
 from .timeutil import now as clock_now
 from .timeutil import to_iso
+from .validate import Vocabulary, check_email, check_weight
 
 log = logging.getLogger("pressure_sdk.sync")
-#: contacts not rescored for this long are rescored even without new events
-RESCORE_AFTER = 86400
 
 
 @dataclass
@@ -34,12 +34,15 @@ class ListReport:
     missing: int = 0
     pushed: bool = False
     error: str | None = None
+    #: how the platform's list differed from the last confirmed state, if it did (then repaired)
+    drift: str | None = None
 
 
 @dataclass
 class AccountReport:
     name: str
     connector: str
+    client: str = "default"
     ok: bool = True
     pulled: int = 0
     touches_added: int = 0
@@ -59,7 +62,7 @@ class RunReport:
     started_at: int
     finished_at: int = 0
     accounts: list[AccountReport] = field(default_factory=list)
-    #: contacts whose tier and capital were recomputed (touched by this run, or stale)
+    #: contacts whose tier and capital were computed for this run's time
     contacts_scored: int = 0
 
     @property
@@ -77,16 +80,29 @@ class RunReport:
             "started_at": to_iso(self.started_at),
             "finished_at": to_iso(self.finished_at),
             "contacts_scored": self.contacts_scored,
-            "accounts": [asdict(a) for a in self.accounts],
+            "clients": {
+                c: {"ok": all(a.ok for a in accs), "accounts": [a.name for a in accs]}
+                for c, accs in self.by_client().items()
+            },
+            "accounts": [asdict(a) for accs in self.by_client().values() for a in accs],
         }
+
+    def by_client(self) -> dict[str, list[AccountReport]]:
+        """Account reports grouped by client, clients in order of first appearance."""
+        out: dict[str, list[AccountReport]] = {}
+        for a in self.accounts:
+            out.setdefault(a.client, []).append(a)
+        return out
 
     def table(self) -> str:
         """The report for people."""
         head = f"pressure-sync run{' (dry run: nothing pushed)' if self.dry_run else ''}"
-        rows = [("account", "connector", "status", "pulled", "touches+", "engag.+", "scored")]
-        for a in self.accounts:
+        grouped = [a for accs in self.by_client().values() for a in accs]
+        rows = [("client", "account", "connector", "status", "pulled", "touches+", "engag.+", "scored")]
+        for a in grouped:
             rows.append(
                 (
+                    a.client,
                     a.name,
                     a.connector,
                     "ok" if a.ok else "FAILED",
@@ -97,16 +113,28 @@ class RunReport:
                 )
             )
         out = [head, "", *_grid(rows)]
-        lrows = [("account", "list", "size", "added", "removed", "missing", "pushed")]
-        for a in self.accounts:
+        lrows = [("client", "account", "list", "size", "added", "removed", "missing", "pushed")]
+        for a in grouped:
             for lst in a.lists:
                 pushed = "yes" if lst.pushed else ("error" if lst.error else "no")
                 lrows.append(
-                    (a.name, lst.name, str(lst.size), f"+{lst.added}", f"-{lst.removed}", str(lst.missing), pushed)
+                    (
+                        a.client,
+                        a.name,
+                        lst.name,
+                        str(lst.size),
+                        f"+{lst.added}",
+                        f"-{lst.removed}",
+                        str(lst.missing),
+                        pushed,
+                    )
                 )
         if len(lrows) > 1:
             out += ["", *_grid(lrows)]
-        errors = [f"  {a.name}: {a.error}" for a in self.accounts if a.error]
+        drift = [f"  {a.name}/{lst.name}: {lst.drift}" for a in grouped for lst in a.lists if lst.drift]
+        if drift:
+            out += ["", "lists that differed from the last confirmed state:", *drift]
+        errors = [f"  {a.name}: {a.error}" for a in grouped if a.error]
         if errors:
             out += ["", "errors:", *errors]
         ok = sum(a.ok for a in self.accounts)
@@ -120,7 +148,7 @@ def _grid(rows: Sequence[Sequence[str]]) -> list[str]:
     for n, r in enumerate(rows):
         lines.append(
             "  ".join(
-                c.rjust(w) if i >= 2 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
             ).rstrip()
         )
         if n == 0:
@@ -134,31 +162,52 @@ def build_connectors(cfg: WorkspaceConfig, accounts: Sequence[AccountConfig]) ->
     return {a.name: get_connector(a.connector).from_account(a, cfg, index[a.name]) for a in accounts}
 
 
-def select_accounts(cfg: WorkspaceConfig, names: Sequence[str] | None) -> list[AccountConfig]:
-    if not names:
-        return list(cfg.accounts)
-    return [cfg.account(n) for n in names]
+def select_accounts(
+    cfg: WorkspaceConfig, names: Sequence[str] | None, clients: Sequence[str] | None = None
+) -> list[AccountConfig]:
+    """The named accounts (all if none), of the given clients only (all if none)."""
+    for c in clients or ():
+        cfg.check_client(c)
+    chosen = list(cfg.accounts) if not names else [cfg.account(n) for n in names]
+    if clients:
+        chosen = [a for a in chosen if cfg.client_of_account(a) in clients]
+    return chosen
 
 
 def run_sync(
     cfg: WorkspaceConfig,
     *,
     accounts: Sequence[str] | None = None,
+    clients: Sequence[str] | None = None,
     dry_run: bool = False,
     force: bool = False,
     wait: float = 0.0,
     now: int | None = None,
+    reconcile: bool = False,
 ) -> RunReport:
-    """One scheduled run over the selected accounts. Never raises for one account's failure."""
-    selected = select_accounts(cfg, accounts)
+    """One scheduled run over the selected accounts. Never raises for one account's failure.
+
+    A dry run pulls and computes everything inside one transaction that is rolled back:
+    the ledger is left exactly as it was (DESIGN §6.8), and nothing is pushed.
+    ``reconcile`` compares every list with the platform's real membership first.
+    """
+    selected = select_accounts(cfg, accounts, clients)
     if not selected:
-        msg = "the workspace has no [[accounts]]; add one (see the config reference)"
+        msg = (
+            "the workspace has no [[accounts]]; add one (see the config reference)"
+            if not cfg.accounts
+            else f"no account of client(s) {list(clients or [])} among {[a.name for a in cfg.accounts]}"
+        )
         raise ConfigError(msg)
     connectors = build_connectors(cfg, selected)
     with WorkspaceLock(f"{cfg.ledger_path}.lock", wait=wait):
         ledger = Ledger(cfg.ledger_path)
         try:
-            return _run(cfg, ledger, selected, connectors, dry_run=dry_run, force=force, now=now)
+            opts = {"dry_run": dry_run, "force": force, "now": now, "reconcile": reconcile}
+            if dry_run:
+                with ledger.scratch():
+                    return _run(cfg, ledger, selected, connectors, **opts)  # type: ignore[arg-type]
+            return _run(cfg, ledger, selected, connectors, **opts)  # type: ignore[arg-type]
         finally:
             for c in connectors.values():
                 c.close()
@@ -174,15 +223,16 @@ def _run(
     dry_run: bool,
     force: bool,
     now: int | None,
+    reconcile: bool,
 ) -> RunReport:
     report = RunReport(dry_run=dry_run, started_at=clock_now())
-    reports = {a.name: AccountReport(a.name, a.connector) for a in selected}
+    reports = {a.name: AccountReport(a.name, a.connector, cfg.client_of_account(a)) for a in selected}
     report.accounts = list(reports.values())
-    touched: set[int] = set()
+    vocab = Vocabulary(cfg)
     for acc in selected:
         rep = reports[acc.name]
         try:
-            result = _pull(ledger, acc, connectors[acc.name])
+            result = _pull(cfg, vocab, ledger, acc, connectors[acc.name])
         except PressureError as exc:
             rep.fail(f"pull: {exc}")
             continue
@@ -194,17 +244,10 @@ def _run(
         rep.touches_added = result.touches_added
         rep.engagements_added = result.engagements_added
         rep.contacts_scored = len(result.contact_ids)
-        touched |= result.contact_ids
     t = now if now is not None else (cfg.clock or clock_now())
-    stale = {
-        cid
-        for (cid,) in ledger.conn.execute(
-            "SELECT id FROM contacts WHERE scored_at IS NULL OR scored_at < ?", (t - RESCORE_AFTER,)
-        )
-    }
-    scope = touched | stale
-    report.contacts_scored = rescore(ledger, scope, t, cfg.tiers, cfg.scoring, cfg.tolerance) if scope else 0
     policy = Policy(cfg)
+    # Scores are a function of the ledger and t: every contact, every run (DESIGN §6.8).
+    report.contacts_scored = score_all(ledger, t, cfg.tiers, cfg.scoring, cfg.tolerance)
     healthy = [a for a in selected if reports[a.name].ok]
     desired = compute_lists(ledger, policy, healthy, t)
     for acc in healthy:
@@ -218,11 +261,12 @@ def _run(
                     ledger,
                     connectors[acc.name],
                     acc,
-                    lst.name,
+                    lst,
                     desired[ListKey(acc.name, lst.name)],
                     lrep,
                     dry_run=dry_run,
                     force=force,
+                    reconcile=reconcile,
                 )
             except PressureError as exc:
                 lrep.error = str(exc)
@@ -235,10 +279,24 @@ def _run(
     return report
 
 
-def _pull(ledger: Ledger, acc: AccountConfig, connector: Connector) -> IngestResult:
+def audience_watermark(account: str) -> str:
+    """The key an account's audience pull keeps its state under, apart from its events'."""
+    return f"{account}#audience"
+
+
+def _pull(
+    cfg: WorkspaceConfig, vocab: Vocabulary, ledger: Ledger, acc: AccountConfig, connector: Connector
+) -> IngestResult:
     total = IngestResult()
+    client = cfg.client_of_account(acc)
+    checker = BatchChecker(vocab, acc, client)
     for batch in connector.pull(ledger.watermark(acc.name)):
-        total.merge(ledger.ingest(batch, account=acc.name, default_brand=acc.brand))
+        checker.check(batch)
+        total.merge(ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand))
+    key = audience_watermark(acc.name)
+    for batch in connector.pull_audience(ledger.watermark(key)):
+        checker.check(batch)
+        total.merge(ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand, watermark=key))
     return total
 
 
@@ -247,31 +305,141 @@ def _push_list(
     ledger: Ledger,
     connector: Connector,
     acc: AccountConfig,
-    list_name: str,
+    lst: ListConfig,
     want: set[int],
     lrep: ListReport,
     *,
     dry_run: bool,
     force: bool,
+    reconcile: bool,
 ) -> None:
-    have = ledger.list_members(acc.name, list_name)
+    list_name = lst.name
+    have = _repair(cfg, ledger, connector, acc, lst, lrep, reconcile=reconcile)
     adds = want - have
     removes = have - want
     lrep.size, lrep.added, lrep.removed = len(want), len(adds), len(removes)
     if dry_run or (not adds and not removes):
         return
-    share = cfg.workspace.max_remove_share
-    if not force and len(have) >= cfg.workspace.guard_min_size and len(removes) > share * len(have):
-        msg = (
-            f"would remove {len(removes)} of {len(have)} contacts ({len(removes) / len(have):.0%}, "
-            f"more than max_remove_share {share:.0%}); nothing pushed: check the source data, "
-            "then rerun with --force if this is intended"
-        )
-        raise GuardError(msg)
-    lst = next(x for x in acc.lists if x.name == list_name)
+    ws = cfg.workspace
+    if not force and len(have) >= ws.guard_min_size:
+        if len(removes) > ws.max_remove_share * len(have):
+            msg = (
+                f"would remove {len(removes)} of {len(have)} contacts ({len(removes) / len(have):.0%}, "
+                f"more than max_remove_share {ws.max_remove_share:.0%}); nothing pushed: check the source data, "
+                "then rerun with --force if this is intended"
+            )
+            raise GuardError(msg)
+        if len(adds) > ws.max_add_share * len(have):
+            msg = (
+                f"would add {len(adds)} contacts to a list of {len(have)} ({len(adds) / len(have):.0%}, "
+                f"more than max_add_share {ws.max_add_share:.0%}); nothing pushed: check the source data "
+                "and the run's --now, then rerun with --force if this is intended"
+            )
+            raise GuardError(msg)
     for batch in connector.push(
         lst, ledger.members(acc.name, adds), ledger.members(acc.name, removes), ledger.members(acc.name, want)
     ):
         ledger.confirm_push(acc.name, list_name, batch.added, batch.removed, batch.external_ids)
         lrep.missing += len(batch.missing)
     lrep.pushed = True
+
+
+def _repair(
+    cfg: WorkspaceConfig,
+    ledger: Ledger,
+    connector: Connector,
+    acc: AccountConfig,
+    lst: ListConfig,
+    lrep: ListReport,
+    *,
+    reconcile: bool,
+) -> set[int]:
+    """The list's membership to diff against: the last confirmed state, unless the platform's differs.
+
+    A list gone from the platform, or whose size or members differ from what it last
+    confirmed, is taken as it really is, so the push that follows repairs it (DESIGN §6.5).
+    """
+    have = ledger.list_members(acc.name, lst.name)
+    remote = connector.inspect_list(lst, full=reconcile)
+    if remote is None:
+        if reconcile:
+            lrep.drift = "not inspectable: the connector cannot read its lists, kept the confirmed state"
+        return have
+    if not remote.exists:
+        if have:
+            lrep.drift = f"missing on the platform (had {len(have)} confirmed): recreated"
+            ledger.replace_list(acc.name, lst.name, ())
+        return set()
+    if remote.members is None and remote.size is not None and remote.size != len(have):
+        remote = connector.inspect_list(lst, full=True) or remote
+    if remote.members is None:
+        return have
+    real, unknown = ledger.match_members(
+        acc.name,
+        cfg.client_of_account(acc),
+        [m.email for m in remote.members if m.email and not m.external_id],
+        [m.external_id for m in remote.members if m.external_id],
+    )
+    if real != have or unknown:
+        lrep.drift = (
+            f"platform holds {len(real) + unknown} members, {len(real & have)} of the {len(have)} confirmed"
+            + (f", {unknown} unknown to the ledger (left alone)" if unknown else "")
+        )
+        if real != have:
+            ledger.replace_list(acc.name, lst.name, real)
+    return real
+
+
+class BatchChecker:
+    """Rejects a pulled batch naming an unknown channel, brand or family, a brand of another
+    client, an invalid email or a non-positive weight, before any of it is written (DESIGN §7.6)."""
+
+    def __init__(self, vocab: Vocabulary, acc: AccountConfig, client: str) -> None:
+        self.vocab = vocab
+        self.acc = acc
+        self.client = client
+        self._emails: set[str] = set()
+        self._brands: set[str] = set()
+
+    def _where(self, what: str, event_id: str) -> str:
+        return f"account {self.acc.name!r}: {what} {event_id!r}"
+
+    def _brand(self, brand: str | None, where: str) -> None:
+        b = brand or self.acc.brand
+        if b is None or b in self._brands:
+            return
+        self.vocab.brand(b, f"{where}: brand")
+        self.vocab.brand_of_client(b, self.client, f"{where}: brand")
+        self._brands.add(b)
+
+    def _email(self, email: str, where: str) -> None:
+        if email not in self._emails:
+            check_email(email, f"{where}: email")
+            self._emails.add(email)
+
+    def check(self, batch: Batch) -> None:
+        v = self.vocab
+        for t in batch.touches:
+            where = self._where("touch", t.event_id)
+            self._email(t.email, where)
+            if t.channel not in v.channels:
+                v.channel(t.channel, f"{where}: channel")
+            if t.family not in v.families:
+                v.family(t.family, f"{where}: family")
+            self._brand(t.brand, where)
+            if t.weight is not None:
+                check_weight(t.weight, f"{where}: weight")
+        for e in batch.engagements:
+            where = self._where("engagement", e.event_id)
+            self._email(e.email, where)
+            if e.channel is not None and e.channel not in v.channels:
+                v.channel(e.channel, f"{where}: channel")
+            self._brand(e.brand, where)
+        for c in batch.contacts:
+            where = self._where("contact", c.email)
+            self._email(c.email, where)
+            if c.status is not None and c.status not in AUDIENCE_STATUSES:
+                msg = f"{where}: status {c.status!r}; expected one of {sorted(AUDIENCE_STATUSES)}"
+                raise InvalidValueError(msg)
+            if c.channel not in v.channels:
+                v.channel(c.channel, f"{where}: channel")

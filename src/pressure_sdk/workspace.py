@@ -9,16 +9,21 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from .arbiter import arbitrate
 from .config import WorkspaceConfig, load_config
 from .ledger import Ledger
-from .models import Batch, Candidate, CountedTouch, Decision, Touch, normalize_email
+from .models import Batch, Candidate, CountedTouch, Decision, Touch
 from .policy import ContactState, Policy
 from .state import contact_state
 from .timeutil import now as clock_now
 from .timeutil import to_iso
+from .validate import Vocabulary, to_epoch
+
+#: a time argument: epoch seconds or an aware datetime
+Instant = int | float | datetime
 
 
 class Workspace:
@@ -29,6 +34,7 @@ class Workspace:
         self.policy = Policy(config)
         self.ledger = ledger if ledger is not None else Ledger(config.ledger_path)
         self._frozen = config.clock
+        self.vocabulary = Vocabulary(config)
 
     def now(self) -> int:
         """The workspace's current instant: ``workspace.now`` if set, else the clock."""
@@ -50,13 +56,17 @@ class Workspace:
 
     # -- one contact ------------------------------------------------------------
 
-    def _load(self, email: str, since: int, until: int) -> tuple[ContactState, list[CountedTouch], int | None]:
+    def _load(
+        self, email: str, client: str, since: int, until: int
+    ) -> tuple[ContactState, list[CountedTouch], int | None]:
         """The contact's state, its history around ``[since, until]`` and its id (None if unknown)."""
         p = self.policy
-        row, consent = self.ledger.contact_and_consent(email)
+        row, consent = self.ledger.contact_and_consent(email, client)
         if row is None:
             return contact_state(None, p.default_tz), [], None
-        engagements = self.ledger.engagements_of(row.id, since - p.quiet_lookback, until) if p.quiet_types else []
+        # engagements feed quiet rules and the scores derived at each candidate's time
+        reach = max(p.quiet_lookback, p.score_lookback)
+        engagements = self.ledger.engagements_of(row.id, since - reach, until)
         state = contact_state(row, p.default_tz, consent, engagements)
         history = p.counted(self.ledger.touches_of(row.id, since - p.lookback, until))
         return state, history, row.id
@@ -67,16 +77,26 @@ class Workspace:
         channel: str,
         brand: str,
         family: str,
-        at: int | None,
+        at: Instant | None,
         weight: float | None,
         product: str | None,
-    ) -> Candidate:
-        return Candidate(
-            normalize_email(email), channel, brand, family, self.now() if at is None else at, weight, "", 0.0, product
-        )
+        client: str | None = None,
+    ) -> tuple[Candidate, str]:
+        """A checked candidate and its client; InvalidValueError names any unknown value."""
+        v = self.vocabulary
+        if client is not None:
+            v.client(client)
+        key, w = v.send(email, channel, brand, family, weight)
+        owner = v.brand_of_client(brand, client)
+        when = self.now() if at is None else to_epoch(at)
+        return Candidate(key, channel, brand, family, when, w, "", 0.0, product), owner
 
-    def _decide(self, cand: Candidate, *, explain: bool) -> tuple[Decision, int | None]:
-        state, history, contact_id = self._load(cand.email, cand.at, cand.at)
+    def client_of(self, brand: str) -> str:
+        """The client that owns ``brand``."""
+        return self.config.client_of_brand(brand)
+
+    def _decide(self, cand: Candidate, client: str, *, explain: bool) -> tuple[Decision, int | None]:
+        state, history, contact_id = self._load(cand.email, client, cand.at, cand.at)
         p = self.policy
         exempt = p.is_exempt(cand.family)
         reasons = p.evaluate(cand, state, history)
@@ -91,13 +111,20 @@ class Workspace:
         channel: str,
         brand: str,
         family: str,
-        at: int | None = None,
+        at: Instant | None = None,
         *,
         weight: float | None = None,
         product: str | None = None,
+        client: str | None = None,
     ) -> Decision:
-        """May this message go out now (or at ``at``)? Reads the past only; writes nothing."""
-        return self._decide(self._candidate(email, channel, brand, family, at, weight, product), explain=True)[0]
+        """May this message go out now (or at ``at``)? Reads the past only; writes nothing.
+
+        ``at`` is epoch seconds or an aware datetime. The brand's client is the contact's
+        world; ``client``, if given, must be it. Unknown channels, brands, families or
+        clients, invalid emails and non-positive weights raise InvalidValueError.
+        """
+        cand, owner = self._candidate(email, channel, brand, family, at, weight, product, client)
+        return self._decide(cand, owner, explain=True)[0]
 
     def reserve(
         self,
@@ -105,21 +132,23 @@ class Workspace:
         channel: str,
         brand: str,
         family: str,
-        at: int | None = None,
+        at: Instant | None = None,
         *,
         weight: float | None = None,
         product: str | None = None,
         event_id: str | None = None,
         campaign: str | None = None,
+        client: str | None = None,
     ) -> Decision:
         """Decide and, if allowed, record the touch in one atomic step.
 
         Concurrent callers (threads or processes) never both take the last slot: the
-        ledger's write lock is held from the read of the history to the commit.
+        ledger's write lock is held from the read of the history to the commit. Values
+        are checked as in :meth:`decide`; ``at`` is epoch seconds or an aware datetime.
         """
-        cand = self._candidate(email, channel, brand, family, at, weight, product)
+        cand, owner = self._candidate(email, channel, brand, family, at, weight, product, client)
         with self.ledger.transaction(immediate=True):
-            decision, contact_id = self._decide(cand, explain=False)
+            decision, contact_id = self._decide(cand, owner, explain=False)
             if decision.allowed:
                 touch = Touch(
                     event_id or f"reserve-{uuid.uuid4().hex}",
@@ -128,25 +157,41 @@ class Workspace:
                     brand,
                     family,
                     cand.at,
-                    weight,
+                    cand.weight,
                     campaign,
                     product,
                 )
                 if contact_id is None:
-                    self.ledger.ingest(Batch(touches=[touch]), account="sdk")
+                    self.ledger.ingest(Batch(touches=[touch]), account="sdk", client=owner)
                 else:  # the contact is known: skip the batch machinery on this hot path
                     self.ledger.add_touch(contact_id, touch, account="sdk")
         return decision
 
     def record(self, touches: Touch | Iterable[Touch], *, account: str = "sdk") -> int:
-        """Record sends your code made; returns how many were new."""
+        """Record sends your code made; returns how many were new.
+
+        Each touch is checked as in :meth:`decide` (its ``at`` is epoch seconds or an
+        aware datetime) before anything is written: one bad touch writes none.
+        """
         items = [touches] if isinstance(touches, Touch) else list(touches)
-        return self.ledger.record(items, account=account).touches_added
+        by_client: dict[str, list[Touch]] = defaultdict(list)
+        v = self.vocabulary
+        for i, t in enumerate(items):
+            where = f"touch {i} ({t.event_id})"
+            key, w = v.send(t.email, t.channel, t.brand, t.family, t.weight, where)
+            by_client[v.brand_of_client(t.brand, None)].append(
+                replace(t, email=key, weight=w, at=to_epoch(t.at, f"{where}: at"))
+            )
+        added = 0
+        with self.ledger.transaction():
+            for client, mine in by_client.items():
+                added += self.ledger.ingest(Batch(touches=mine), account=account, client=client).touches_added
+        return added
 
     def explain(self, decision: Decision) -> str:
         """A readable account of a decision: verdict, reasons, counted touches, next time."""
         c = decision.candidate
-        tz = self._tz(c.email)
+        tz = self._tz(c.email, self.client_of(c.brand))
         lines = [
             f"{'ALLOWED' if decision.allowed else 'BLOCKED'}: {c.family} {c.channel} from {c.brand} "
             f"to {c.email} at {to_iso(c.at, tz)}" + (" (exempt family)" if decision.exempt else "")
@@ -163,28 +208,37 @@ class Workspace:
             lines.append(f"  next allowed: {when}")
         return "\n".join(lines)
 
-    def _tz(self, email: str) -> str:
-        row = self.ledger.contact(email)
+    def _tz(self, email: str, client: str) -> str:
+        row = self.ledger.contact(email, client)
         return (row.timezone if row else None) or self.policy.default_tz
 
     # -- many contacts ----------------------------------------------------------
 
-    def plan(self, candidates: Sequence[Candidate]) -> list[Decision]:
+    def plan(self, candidates: Sequence[Candidate], *, client: str | None = None) -> list[Decision]:
         """Arbitrate a batch of candidates; decisions come back in the input order.
 
-        Deterministic for the same ledger and candidates.
+        Deterministic for the same ledger and candidates. Every candidate is checked as
+        in :meth:`decide` before anything is decided; with ``client``, every candidate's
+        brand must belong to it.
         """
-        by_contact: dict[str, list[int]] = defaultdict(list)
-        cands = [replace(c, email=normalize_email(c.email)) for c in candidates]
-        for i, c in enumerate(cands):
-            by_contact[c.email].append(i)
+        v = self.vocabulary
+        if client is not None:
+            v.client(client)
+        by_contact: dict[tuple[str, str], list[int]] = defaultdict(list)
+        cands: list[Candidate] = []
+        for i, c in enumerate(candidates):
+            where = f"candidate {i}" + (f" ({c.candidate_id})" if c.candidate_id else "")
+            key, w = v.send(c.email, c.channel, c.brand, c.family, c.weight, where)
+            owner = v.brand_of_client(c.brand, client, f"{where}: brand")
+            cands.append(replace(c, email=key, weight=w, at=to_epoch(c.at, f"{where}: at")))
+            by_contact[owner, key].append(i)
         out: list[Decision | None] = [None] * len(cands)
         p = self.policy
-        for email, idx in by_contact.items():
+        for (owner, email), idx in by_contact.items():
             mine = [cands[i] for i in idx]
             lo = min(c.at for c in mine)
             hi = max(c.at for c in mine)
-            state, history, _ = self._load(email, lo, hi + p.lookback)
+            state, history, _ = self._load(email, owner, lo, hi + p.lookback)
             for i, d in zip(idx, arbitrate(p, state, history, mine), strict=True):
                 out[i] = d
         return [d for d in out if d is not None]

@@ -104,3 +104,51 @@ def _initial(db: Database) -> None:
     db.execute("CREATE INDEX list_members_contact ON list_members (contact_id)")
     db.execute("CREATE TABLE tombstones (hash TEXT PRIMARY KEY) WITHOUT ROWID")
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
+@migrations(name="0002_clients_consent_log")
+def _clients(db: Database) -> None:
+    """Contacts keyed by (client, email); consent as a log judged at each candidate's time.
+
+    Contacts of a ledger made before clients existed belong to the client ``default``.
+    Scores (tier, capital) are no longer stored: they are a function of the ledger and
+    the evaluation time, computed when needed. The consent log is rebuilt from the
+    consent events already in ``engagements``; an opt-out that names no brand binds the
+    whole client (``brand = '*'``), the conservative reading.
+    """
+    db.execute(
+        """CREATE TABLE contacts_v2 (
+            id INTEGER PRIMARY KEY,
+            client TEXT NOT NULL,
+            email TEXT NOT NULL,
+            timezone TEXT,
+            paused_until INTEGER,
+            attributes TEXT,
+            first_seen INTEGER,
+            UNIQUE (client, email)
+        )"""
+    )
+    db.execute(
+        "INSERT INTO contacts_v2 (id, client, email, timezone, paused_until, attributes, first_seen) "
+        "SELECT id, 'default', email, timezone, paused_until, attributes, first_seen FROM contacts"
+    )
+    db.execute("DROP TABLE contacts")
+    db.execute("ALTER TABLE contacts_v2 RENAME TO contacts")
+    db.execute("DROP TABLE consent")
+    db.execute(
+        """CREATE TABLE consent (
+            contact_id INTEGER NOT NULL,
+            channel TEXT NOT NULL,
+            brand TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            PRIMARY KEY (contact_id, channel, brand, at, status)
+        ) WITHOUT ROWID"""
+    )
+    db.execute(
+        "INSERT OR IGNORE INTO consent SELECT contact_id, COALESCE(channel, 'email'), "
+        "CASE WHEN type = 'do_not_contact' OR type = 'do_not_contact_lifted' THEN '*' ELSE COALESCE(brand, '*') END, "
+        "at, CASE type WHEN 'unsubscribe' THEN 'unsubscribed' WHEN 'complaint' THEN 'complained' "
+        "WHEN 'do_not_contact' THEN 'unsubscribed' ELSE 'subscribed' END FROM engagements "
+        "WHERE type IN ('unsubscribe', 'complaint', 'resubscribe', 'do_not_contact', 'do_not_contact_lifted')"
+    )

@@ -23,12 +23,15 @@ from sqlite_utils import Database
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from ..errors import LedgerError
-from ..models import CONSENT_TYPES, Batch, ContactUpdate, Touch, normalize_email
+from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
 from .schema import BUCKET_SHIFT, migrations
 
 _CHUNK = 500  # bound parameters per IN (…) query, well under SQLite's limit
 _UID_MASK = (1 << 63) - 1
 _CONTACT_CACHE = 200_000
+#: the client of a workspace that declares none (and of ledgers made before clients)
+DEFAULT_CLIENT = "default"
+_CONTACT_COLS = "c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen"
 
 
 def event_uid(account: str, event_id: str) -> int:
@@ -53,15 +56,19 @@ def buckets(since: int, until: int) -> list[int]:
 
 @dataclass(slots=True, frozen=True)
 class ContactRow:
+    """One contact of one client, as stored."""
+
     id: int
+    client: str
     email: str
     timezone: str | None
     paused_until: int | None
     attributes: dict[str, Any]
     first_seen: int | None
-    tier: str | None
-    capital: float | None
-    care: bool
+
+
+#: one consent change: (at, channel, brand or '*' for client-wide, status)
+ConsentEntry = tuple[int, str, str, str]
 
 
 @dataclass(slots=True)
@@ -103,9 +110,11 @@ class Ledger:
             raise LedgerError(msg) from None
         self.conn = conn
         self._lock = threading.RLock()
-        #: email -> (contact id, first_seen, bit mask of accounts known to know it); bounded, first
-        #: in first out; tuples of ints stay out of the garbage collector's way
-        self._ids: OrderedDict[str, tuple[int, int | None, int]] = OrderedDict()
+        #: (client, email) -> (contact id, first_seen, bit mask of accounts known to know it);
+        #: bounded, first in first out; tuples of ints stay out of the garbage collector's way
+        self._ids: OrderedDict[tuple[str, str], tuple[int, int | None, int]] = OrderedDict()
+        #: the evaluation time of the scores in the connection's temporary table, if any
+        self.scores_at: int | None = None
         self._account_bits: dict[str, int] = {}
         #: contacts this object created, for ingest figures
         self.contacts_created = 0
@@ -178,6 +187,24 @@ class Ledger:
                 self._ids.clear()
                 raise
 
+    @contextmanager
+    def scratch(self) -> Iterator[None]:
+        """Everything written inside is rolled back at the end: dry runs leave the ledger as it was.
+
+        Holds the write lock until it ends (readers are not blocked).
+        """
+        with self._lock:
+            if self.conn.in_transaction:
+                msg = "a dry run cannot start inside another transaction"
+                raise LedgerError(msg)
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                self.conn.execute("ROLLBACK")
+                self._ids.clear()
+                self.scores_at = None
+
     def _meta_salt(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key='tombstone_salt'").fetchone()
         if row:
@@ -187,12 +214,14 @@ class Ledger:
             self.conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('tombstone_salt', ?)", (salt,))
         return str(self.conn.execute("SELECT value FROM meta WHERE key='tombstone_salt'").fetchone()[0])
 
-    def _tombstone(self, email: str) -> str:
-        return hashlib.sha256(f"{self._salt}:{email}".encode()).hexdigest()
+    def _tombstone(self, client: str, email: str) -> str:
+        # ledgers made before clients hashed the email alone: their client keeps that form
+        key = email if client == DEFAULT_CLIENT else f"{client}\x00{email}"
+        return hashlib.sha256(f"{self._salt}:{key}".encode()).hexdigest()
 
     # -- contacts ---------------------------------------------------------------
 
-    def _resolve(self, first_seen: dict[str, int | None], account: str) -> dict[str, int]:
+    def _resolve(self, first_seen: dict[str, int | None], account: str, client: str) -> dict[str, int]:
         """Contact ids of normalized emails, creating missing contacts (never erased ones).
 
         Keeps each contact's first_seen at its earliest known event and records that
@@ -200,26 +229,26 @@ class Ledger:
         lookups and no-op writes a time-ordered import would otherwise make per row.
         """
         cache = self._ids
-        missing = [e for e in first_seen if e not in cache]
+        missing = [e for e in first_seen if (client, e) not in cache]
         if missing:
-            self._load_known(missing)
-            new = [e for e in missing if e not in cache]
+            self._load_known(client, missing)
+            new = [e for e in missing if (client, e) not in cache]
             if new:
-                dead = self._erased(new)
+                dead = self._erased(client, new)
                 n0 = self.conn.total_changes
                 self.conn.executemany(
-                    "INSERT OR IGNORE INTO contacts(email, first_seen) VALUES (?, ?)",
-                    [(e, first_seen[e]) for e in new if e not in dead],
+                    "INSERT OR IGNORE INTO contacts(client, email, first_seen) VALUES (?, ?, ?)",
+                    [(client, e, first_seen[e]) for e in new if e not in dead],
                 )
                 self.contacts_created += self.conn.total_changes - n0
-                self._load_known(new)
+                self._load_known(client, new)
         out: dict[str, int] = {}
         earlier: list[tuple[int, int, int]] = []
         unknown_to_account: list[tuple[str, int]] = []
         bit = self._account_bits.setdefault(account, 1 << len(self._account_bits))
         get = cache.get
         for e, at in first_seen.items():
-            known = get(e)
+            known = get((client, e))
             if known is None:  # erased
                 continue
             cid, seen, mask = known
@@ -231,7 +260,7 @@ class Ledger:
                 unknown_to_account.append((account, cid))
                 mask |= bit
             if known[1] != seen or known[2] != mask:
-                cache[e] = (cid, seen, mask)
+                cache[client, e] = (cid, seen, mask)
         if earlier:
             self.conn.executemany(
                 "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)", earlier
@@ -244,21 +273,21 @@ class Ledger:
             cache.popitem(last=False)
         return out
 
-    def _load_known(self, emails: Sequence[str]) -> None:
+    def _load_known(self, client: str, emails: Sequence[str]) -> None:
         # Which accounts know a contact is not read back: the identity insert that follows
         # a miss is an INSERT OR IGNORE, cheaper than looking it up.
         for i in range(0, len(emails), _CHUNK):
             chunk = emails[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
             for email, cid, seen in self.conn.execute(
-                f"SELECT email, id, first_seen FROM contacts WHERE email IN ({marks})", chunk
+                f"SELECT email, id, first_seen FROM contacts WHERE client = ? AND email IN ({marks})", [client, *chunk]
             ):
-                self._ids[email] = (cid, seen, 0)
+                self._ids[client, email] = (cid, seen, 0)
 
-    def _erased(self, emails: Sequence[str]) -> set[str]:
+    def _erased(self, client: str, emails: Sequence[str]) -> set[str]:
         if not self.conn.execute("SELECT 1 FROM tombstones LIMIT 1").fetchone():
             return set()
-        hashes = {self._tombstone(e): e for e in emails}
+        hashes = {self._tombstone(client, e): e for e in emails}
         found: set[str] = set()
         keys = list(hashes)
         for i in range(0, len(keys), _CHUNK):
@@ -268,29 +297,31 @@ class Ledger:
                 found.add(hashes[h])
         return found
 
-    def contact(self, email: str) -> ContactRow | None:
+    def contact(self, email: str, client: str = DEFAULT_CLIENT) -> ContactRow | None:
         row = self.conn.execute(
-            "SELECT id, email, timezone, paused_until, attributes, first_seen, tier, capital, care "
-            "FROM contacts WHERE email = ?",
-            (normalize_email(email),),
+            f"SELECT {_CONTACT_COLS} FROM contacts c WHERE c.client = ? AND c.email = ?",
+            (client, normalize_email(email)),
         ).fetchone()
         return _contact_row(row) if row else None
 
-    def contact_and_consent(self, email: str) -> tuple[ContactRow | None, dict[str, tuple[str, int]]]:
-        """A contact and its consent states in one query (the hot path of decide and reserve)."""
+    def contact_and_consent(
+        self, email: str, client: str = DEFAULT_CLIENT
+    ) -> tuple[ContactRow | None, list[ConsentEntry]]:
+        """A contact and its consent log, oldest first, in one query (the hot path of decide and reserve)."""
         row = self.conn.execute(
-            "SELECT id, email, timezone, paused_until, attributes, first_seen, tier, capital, care, "
-            "(SELECT group_concat(channel || char(31) || status || char(31) || at, char(30)) "
-            "FROM consent WHERE contact_id = contacts.id) FROM contacts WHERE email = ?",
-            (normalize_email(email),),
+            f"SELECT {_CONTACT_COLS}, "
+            "(SELECT group_concat(at || char(31) || channel || char(31) || brand || char(31) || status, char(30)) "
+            "FROM consent WHERE contact_id = c.id) FROM contacts c WHERE c.client = ? AND c.email = ?",
+            (client, normalize_email(email)),
         ).fetchone()
         if row is None:
-            return None, {}
-        consent: dict[str, tuple[str, int]] = {}
-        if row[9]:
-            for item in row[9].split("\x1e"):
-                channel, status, at = item.split("\x1f")
-                consent[channel] = (status, int(at))
+            return None, []
+        consent: list[ConsentEntry] = []
+        if row[7]:
+            for item in row[7].split("\x1e"):
+                at, channel, brand, status = item.split("\x1f")
+                consent.append((int(at), channel, brand, status))
+            consent.sort()
         return _contact_row(row), consent
 
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
@@ -299,11 +330,7 @@ class Ledger:
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
             marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(
-                "SELECT id, email, timezone, paused_until, attributes, first_seen, tier, capital, care "
-                f"FROM contacts WHERE id IN ({marks})",
-                chunk,
-            ):
+            for row in self.conn.execute(f"SELECT {_CONTACT_COLS} FROM contacts c WHERE c.id IN ({marks})", chunk):
                 out[row[0]] = _contact_row(row)
         return out
 
@@ -312,7 +339,7 @@ class Ledger:
 
         Read in keyset pages so callers may write to the ledger while iterating.
         """
-        cols = "c.id, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen, c.tier, c.capital, c.care"
+        cols = _CONTACT_COLS
         last = -1
         while True:
             if account is None:
@@ -331,15 +358,27 @@ class Ledger:
                 yield _contact_row(row)
             last = rows[-1][0]
 
-    def ingest(self, batch: Batch, *, account: str, default_brand: str | None = None) -> IngestResult:
-        """Write one batch and, if it carries one, its watermark, in one transaction."""
+    def ingest(
+        self,
+        batch: Batch,
+        *,
+        account: str,
+        client: str = DEFAULT_CLIENT,
+        default_brand: str | None = None,
+        watermark: str | None = None,
+    ) -> IngestResult:
+        """Write one batch of ``client``'s data and, if it carries one, its watermark, in one transaction.
+
+        ``watermark`` names the watermark the batch's state is kept under (default: the
+        account's own; an audience pull keeps its own).
+        """
         with self.transaction():
-            result = self._ingest(batch, account, default_brand)
+            result = self._ingest(batch, account, client, default_brand)
             if batch.state is not None:
-                self._set_watermark(account, batch.state)
+                self._set_watermark(watermark or account, batch.state)
         return result
 
-    def _ingest(self, batch: Batch, account: str, default_brand: str | None) -> IngestResult:
+    def _ingest(self, batch: Batch, account: str, client: str, default_brand: str | None) -> IngestResult:
         result = IngestResult()
         # Sources should send normalized emails; normalize once per distinct value anyway.
         key: dict[str, str] = {}
@@ -359,7 +398,7 @@ class Ledger:
         if not first_seen:
             return result
         created0 = self.contacts_created
-        ids = self._resolve(first_seen, account)
+        ids = self._resolve(first_seen, account, client)
         result.contacts_added = self.contacts_created - created0
         result.skipped_erased = sum(1 for e in first_seen if e not in ids)
         result.contact_ids = set(ids.values())
@@ -391,7 +430,7 @@ class Ledger:
             result.touches_added = conn.total_changes - n0
         if batch.engagements:
             erows = []
-            consent: list[tuple[int, str, str, int]] = []
+            consent: list[tuple[int, str, str, int, str]] = []
             for e in batch.engagements:
                 cid = cid_of.get(e.email)
                 if cid is None:
@@ -410,28 +449,34 @@ class Ledger:
                     )
                 )
                 if e.type in CONSENT_TYPES:
-                    status = {"unsubscribe": "unsubscribed", "complaint": "complained"}.get(e.type, "subscribed")
-                    consent.append((cid, e.channel or "email", status, e.at))
+                    brand, status = consent_row(e.type, e.brand or default_brand)
+                    consent.append((cid, e.channel or "email", brand, e.at, status))
             erows.sort(key=_pk)  # the first copy of an event wins
             n0 = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO engagements VALUES (?,?,?,?,?,?,?,?,?)", erows)
             result.engagements_added = conn.total_changes - n0
-            # Latest event wins, whatever order pages arrive in.
-            conn.executemany(
-                "INSERT INTO consent(contact_id, channel, status, at) VALUES (?,?,?,?) "
-                "ON CONFLICT(contact_id, channel) DO UPDATE SET status=excluded.status, at=excluded.at "
-                "WHERE excluded.at > consent.at OR (excluded.at = consent.at AND excluded.status != 'subscribed')",
-                consent,
-            )
+            # A log: decisions read the latest change at or before their own time.
+            conn.executemany("INSERT OR IGNORE INTO consent VALUES (?,?,?,?,?)", consent)
         if batch.contacts:
-            self._update_contacts(batch.contacts, {raw: ids[k] for raw, k in key.items() if k in ids}, account)
+            self._update_contacts(
+                batch.contacts, {raw: ids[k] for raw, k in key.items() if k in ids}, account, default_brand
+            )
         return result
 
-    def _update_contacts(self, updates: list[ContactUpdate], ids: dict[str, int], account: str) -> None:
+    def _update_contacts(
+        self, updates: list[ContactUpdate], ids: dict[str, int], account: str, brand: str | None
+    ) -> None:
         for u in updates:
             cid = ids.get(u.email)
             if cid is None:
                 continue
+            if u.status in ("unsubscribed", "complained"):
+                # The platform's own opt-out binds the account's brand; with no date it binds
+                # from the start, the conservative reading. "subscribed" lifts nothing.
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO consent VALUES (?,?,?,?,?)",
+                    (cid, u.channel, brand or CLIENT_WIDE, u.status_at or 0, u.status),
+                )
             row = self.conn.execute("SELECT attributes FROM contacts WHERE id = ?", (cid,)).fetchone()
             attrs = json.loads(row[0]) if row and row[0] else {}
             attrs.update(u.attributes)
@@ -504,13 +549,23 @@ class Ledger:
         """(at, type, channel, brand, product) of one contact with ``since < at <= until``."""
         return self._window_of("engagements", "at, type, channel, brand, product", contact_id, since, until)
 
-    def consent_of(self, contact_id: int) -> dict[str, tuple[str, int]]:
-        return {
-            ch: (status, at)
-            for ch, status, at in self.conn.execute(
-                "SELECT channel, status, at FROM consent WHERE contact_id = ?", (contact_id,)
-            )
-        }
+    def consent_of(self, contact_id: int) -> list[ConsentEntry]:
+        """The contact's consent log (at, channel, brand or '*', status), oldest first."""
+        return self.conn.execute(
+            "SELECT at, channel, brand, status FROM consent WHERE contact_id = ? ORDER BY at, channel, brand, status",
+            (contact_id,),
+        ).fetchall()
+
+    def consent_log(self, channel: str, until: int) -> Iterator[tuple[int, str, int, str]]:
+        """(contact_id, brand, at, status) of every consent change on ``channel`` at or before ``until``.
+
+        Ordered by contact and time, so the last row of a contact and brand is its state then.
+        """
+        return self.conn.execute(
+            "SELECT contact_id, brand, at, status FROM consent WHERE channel = ? AND at <= ? "
+            "ORDER BY contact_id, at, status != 'subscribed'",
+            (channel, until),
+        )
 
     def scan_engagements(
         self, since: int, until: int
@@ -522,13 +577,34 @@ class Ledger:
             (since >> BUCKET_SHIFT, until >> BUCKET_SHIFT, since, until),
         )
 
-    def set_scores(self, rows: Iterable[tuple[str, float, float, int, int, int]]) -> None:
-        """(tier, score, capital, care, scored_at, contact_id) for each contact."""
-        with self.transaction():
+    def start_scores(self, at: int) -> None:
+        """Empty the connection's temporary score table, for scores as of ``at``.
+
+        Scores are a function of the ledger and the evaluation time (DESIGN §6.8): they
+        live in a temporary table of this connection only, never in the ledger's file.
+        """
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS scores ("
+            "contact_id INTEGER PRIMARY KEY, tier TEXT, score REAL, capital REAL, care INTEGER)"
+        )
+        self.conn.execute("DELETE FROM temp.scores")
+        self.scores_at = at
+
+    def set_scores(self, rows: Iterable[tuple[str, float, float, int, int]]) -> None:
+        """(tier, score, capital, care, contact_id) for each contact, in the temporary score table."""
+        with self._lock:
             self.conn.executemany(
-                "UPDATE contacts SET tier = ?, score = ?, capital = ?, care = ?, scored_at = ? WHERE id = ?",
-                rows,
+                "INSERT OR REPLACE INTO temp.scores(tier, score, capital, care, contact_id) VALUES (?,?,?,?,?)", rows
             )
+
+    def score_of(self, contact_id: int) -> tuple[str, float, bool] | None:
+        """(tier, capital, care) of a contact in the score table, as of :attr:`scores_at`."""
+        if self.scores_at is None:
+            return None
+        row = self.conn.execute(
+            "SELECT tier, capital, care FROM temp.scores WHERE contact_id = ?", (contact_id,)
+        ).fetchone()
+        return (row[0], row[1], bool(row[2])) if row else None
 
     # -- watermarks -------------------------------------------------------------
 
@@ -597,49 +673,119 @@ class Ledger:
                 [(account, list_name, c) for c in removed],
             )
 
+    def replace_list(self, account: str, list_name: str, contact_ids: Iterable[int]) -> None:
+        """Set the confirmed state of a list to what the platform really holds (after a reconcile)."""
+        with self.transaction():
+            self.conn.execute("DELETE FROM list_members WHERE account = ? AND list = ?", (account, list_name))
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO list_members(account, list, contact_id) VALUES (?,?,?)",
+                [(account, list_name, c) for c in contact_ids],
+            )
+
+    def match_members(
+        self, account: str, client: str, emails: Iterable[str], external_ids: Iterable[str]
+    ) -> tuple[set[int], int]:
+        """Contact ids of a platform list's members, by the account's external id or by email.
+
+        Returns the ids and how many members matched no contact of ``client``.
+        """
+        found: set[int] = set()
+        unknown = 0
+        exts = sorted(set(external_ids))
+        for i in range(0, len(exts), _CHUNK):
+            chunk = exts[i : i + _CHUNK]
+            rows = self.conn.execute(
+                f"SELECT external_id, contact_id FROM identities WHERE account = ? "
+                f"AND external_id IN ({','.join('?' * len(chunk))})",
+                [account, *chunk],
+            ).fetchall()
+            found.update(cid for _, cid in rows)
+            unknown += len(chunk) - len({e for e, _ in rows})
+        keys = sorted({normalize_email(e) for e in emails})
+        for i in range(0, len(keys), _CHUNK):
+            chunk = keys[i : i + _CHUNK]
+            rows = self.conn.execute(
+                f"SELECT email, id FROM contacts WHERE client = ? AND email IN ({','.join('?' * len(chunk))})",
+                [client, *chunk],
+            ).fetchall()
+            found.update(cid for _, cid in rows)
+            unknown += len(chunk) - len(rows)
+        return found, unknown
+
     # -- erasure ----------------------------------------------------------------
 
-    def forget(self, email: str) -> bool:
-        """Erase a contact completely and keep a one-way tombstone so it never comes back.
+    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,)) -> list[str]:
+        """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back.
 
-        Returns whether the contact existed. The WAL is checkpointed and truncated so no
+        Returns the clients it existed in. The WAL is checkpointed and truncated so no
         copy of the erased rows stays readable in the ledger's files.
         """
         key = normalize_email(email)
+        found: list[str] = []
         with self.transaction():
-            row = self.conn.execute("SELECT id FROM contacts WHERE email = ?", (key,)).fetchone()
-            self.conn.execute("INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(key),))
-            if row:
-                cid = row[0]
-                for table in ("touches", "engagements", "consent", "identities", "list_members"):
-                    self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (cid,))
-                self.conn.execute("DELETE FROM contacts WHERE id = ?", (cid,))
-        self._ids.pop(key, None)
+            for client in clients:
+                row = self.conn.execute("SELECT id FROM contacts WHERE client = ? AND email = ?", (client, key)).fetchone()
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(client, key),)
+                )
+                if row:
+                    found.append(client)
+                    cid = row[0]
+                    for table in ("touches", "engagements", "consent", "identities", "list_members"):
+                        self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (cid,))
+                    self.conn.execute("DELETE FROM contacts WHERE id = ?", (cid,))
+                self._ids.pop((client, key), None)
         if self.path != ":memory:":
             self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return row is not None
+        return found
 
     # -- figures ----------------------------------------------------------------
 
-    def count(self, table: str) -> int:
+    def count(self, table: str, client: str | None = None) -> int:
+        """Rows of a ledger table (of one client's contacts, if given; tombstones are not per client)."""
         if table not in {"contacts", "touches", "engagements", "identities", "list_members", "tombstones"}:
             msg = f"unknown ledger table {table!r}"
             raise LedgerError(msg)
-        return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        if client is None or table == "tombstones":
+            return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        if table == "contacts":
+            return int(self.conn.execute("SELECT COUNT(*) FROM contacts WHERE client = ?", (client,)).fetchone()[0])
+        return int(
+            self.conn.execute(
+                f"SELECT COUNT(*) FROM {table} t JOIN contacts c ON c.id = t.contact_id WHERE c.client = ?", (client,)
+            ).fetchone()[0]
+        )
 
-    def weekly_pressure(self, now: int, policy_weights: dict[str, float]) -> list[tuple[str, int, int]]:
-        """(tier, weighted touches in the last 7 days capped at 5 meaning 5+, contacts)."""
+    def clients(self) -> list[str]:
+        """Clients that have contacts in the ledger."""
+        return [c for (c,) in self.conn.execute("SELECT DISTINCT client FROM contacts ORDER BY client")]
+
+    def weekly_pressure(
+        self, now: int, policy_weights: dict[str, float], client: str | None = None
+    ) -> list[tuple[str, int, int]]:
+        """(tier, weighted touches in the last 7 days capped at 5 meaning 5+, contacts).
+
+        Tiers come from the temporary score table (see :meth:`start_scores`); contacts it
+        has no score for count as 'unscored'.
+        """
         since = now - 7 * 86400
         cases = " ".join(f"WHEN ? THEN {float(w)!r}" for w in policy_weights.values())
         weight = f"COALESCE(t.weight, CASE t.family {cases} ELSE 1.0 END)" if cases else "COALESCE(t.weight, 1.0)"
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS scores ("
+            "contact_id INTEGER PRIMARY KEY, tier TEXT, score REAL, capital REAL, care INTEGER)"
+        )
+        where, params = ("WHERE c.client = ?", [client]) if client is not None else ("", [])
         return self.conn.execute(
-            f"""SELECT COALESCE(c.tier, 'unscored') AS tier, MIN(CAST(COALESCE(p.n, 0) AS INTEGER), 5) AS level,
+            f"""SELECT COALESCE(s.tier, 'unscored') AS tier, MIN(CAST(COALESCE(p.n, 0) AS INTEGER), 5) AS level,
                        COUNT(*) FROM contacts c
+                LEFT JOIN temp.scores s ON s.contact_id = c.id
                 LEFT JOIN (SELECT contact_id, SUM({weight}) AS n FROM touches t
                            WHERE bucket >= ? AND bucket <= ? AND at > ? AND at <= ? GROUP BY contact_id) p
                        ON p.contact_id = c.id
+                {where}
                 GROUP BY tier, level ORDER BY tier, level""",
-            [*policy_weights.keys(), since >> BUCKET_SHIFT, now >> BUCKET_SHIFT, since, now],
+            [*policy_weights.keys(), since >> BUCKET_SHIFT, now >> BUCKET_SHIFT, since, now, *params],
         ).fetchall()
 
     def watermarks(self) -> list[tuple[str, str, int]]:
@@ -650,11 +796,19 @@ class Ledger:
             "SELECT account, list, COUNT(*) FROM list_members GROUP BY account, list ORDER BY account, list"
         ).fetchall()
 
-    def touch_counts(self, by: str) -> list[tuple[str, int]]:
+    def touch_counts(self, by: str, client: str | None = None) -> list[tuple[str, int]]:
         if by not in {"channel", "brand", "family", "account"}:
             msg = f"cannot group touches by {by!r}"
             raise LedgerError(msg)
-        return self.conn.execute(f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC").fetchall()
+        if client is None:
+            return self.conn.execute(
+                f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC, {by}"
+            ).fetchall()
+        return self.conn.execute(
+            f"SELECT t.{by}, COUNT(*) FROM touches t JOIN contacts c ON c.id = t.contact_id WHERE c.client = ? "
+            f"GROUP BY t.{by} ORDER BY COUNT(*) DESC, t.{by}",
+            (client,),
+        ).fetchall()
 
 
 _pk = operator.itemgetter(0, 1, 2, 3)
@@ -677,12 +831,10 @@ def group_by_contact(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, lis
 def _contact_row(row: Sequence[Any]) -> ContactRow:
     return ContactRow(
         id=row[0],
-        email=row[1],
-        timezone=row[2],
-        paused_until=row[3],
-        attributes=json.loads(row[4]) if row[4] else {},
-        first_seen=row[5],
-        tier=row[6],
-        capital=row[7],
-        care=bool(row[8]),
+        client=row[1],
+        email=row[2],
+        timezone=row[3],
+        paused_until=row[4],
+        attributes=json.loads(row[5]) if row[5] else {},
+        first_seen=row[6],
     )

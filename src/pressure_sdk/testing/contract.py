@@ -6,11 +6,14 @@ events, contacts and faults: usually a sandbox) and one line::
     TestContract = connector_contract(MyHarness)
 
 The class it returns holds the tests that apply: the HTTP ones (401, 429, 5xx, failed
-push batch) only when ``harness.http`` is true.
+push batch) only when ``harness.http`` is true. The optional hooks are never skipped:
+a harness declares what its connector does not do (``inspects_lists``, ``has_audience``)
+and the kit checks the connector says so.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -20,14 +23,17 @@ from typing import Any, ClassVar
 import pytest
 
 from ..config import ListConfig, WorkspaceConfig, parse_config
-from ..connectors.base import Connector, PushBatch
+from ..connectors.base import Connector, PushBatch, RemoteList
 from ..errors import AuthError, ConfigError, ConnectorError, TransientAPIError
 from ..ledger import Ledger, Member
+from ..models import AUDIENCE_STATUSES, Batch, ContactUpdate
 from .sandbox import Sandbox
 
 DAY = 86400
 ACCOUNT = "contract"
 LIST = "contract-suppression"
+#: contacts the audience test adds: several pages at the harnesses' page sizes
+AUDIENCE = 30
 
 
 class ContractHarness:
@@ -41,6 +47,13 @@ class ContractHarness:
     page_events: ClassVar[int] = 120
     #: environment variable the account names for its credential
     credential_env: ClassVar[str] = "PRESSURE_CONTRACT_CREDENTIAL"
+    #: whether the connector reads its lists back (``inspect_list``). While False the kit
+    #: accepts None ("cannot inspect"), and still checks any answer the connector gives;
+    #: when True, None fails.
+    inspects_lists: ClassVar[bool] = False
+    #: whether the connector pulls the account's audience (``pull_audience``); True needs
+    #: :meth:`add_audience`. While False the kit checks the pull yields no contact.
+    has_audience: ClassVar[bool] = False
 
     def __init__(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.tmp_path = tmp_path
@@ -80,6 +93,10 @@ class ContractHarness:
 
     def members(self, list_name: str) -> set[str]:
         """Emails (lower case) on the platform's list ``list_name`` now."""
+        raise NotImplementedError
+
+    def add_audience(self, emails: list[str]) -> None:
+        """Make new contacts with these emails part of the account's audience (``has_audience``)."""
         raise NotImplementedError
 
     #: path prefix of the push endpoint, to count push requests (HTTP connectors)
@@ -139,6 +156,66 @@ def members_for(n: int, start: int = 0) -> list[Member]:
 def _push_all(connector: Connector, adds: list[Member], removes: list[Member], after: list[Member]) -> list[PushBatch]:
     lst = ListConfig(name=LIST, brand="contract")
     return list(connector.push(lst, adds, removes, after))
+
+
+def _inspect(
+    harness: ContractHarness, connector: Connector, lst: ListConfig, *, full: bool = False
+) -> RemoteList | None:
+    """``inspect_list``, with None allowed only when the harness declares ``inspects_lists = False``."""
+    remote = connector.inspect_list(lst, full=full)
+    if remote is None:
+        assert not harness.inspects_lists, (
+            f"{type(connector).__name__}.inspect_list returned None (cannot inspect lists) "
+            "although the harness declares inspects_lists = True"
+        )
+        return None
+    assert isinstance(remote, RemoteList), f"inspect_list must return a RemoteList or None, not {remote!r}"
+    if full and remote.exists:
+        assert remote.members is not None, "inspect_list(full=True) of an existing list must fill members"
+    return remote
+
+
+def _check_inspected(
+    harness: ContractHarness, connector: Connector, lst: ListConfig, pushed: list[Member], learned: dict[int, str]
+) -> None:
+    """The list exists and holds exactly ``pushed``, each member known by its email or its platform id."""
+    cheap = _inspect(harness, connector, lst)
+    assert cheap is not None, "inspect_list answered for one list and returned None for another"
+    assert cheap.exists, "inspect_list says a pushed list does not exist"
+    if cheap.size is not None:
+        assert cheap.size == len(pushed), f"inspect_list says {cheap.size} members, {len(pushed)} were pushed"
+    remote = _inspect(harness, connector, lst, full=True)
+    assert remote is not None and remote.exists and remote.members is not None
+    if remote.size is not None:
+        assert remote.size == len(pushed), f"inspect_list(full=True) says {remote.size} members, {len(pushed)} pushed"
+    by_email = {m.email: m.contact_id for m in pushed}
+    by_id = {ext: m.contact_id for m in pushed if (ext := learned.get(m.contact_id) or m.external_id)}
+    found: list[int] = []
+    strangers = []
+    for rm in remote.members:
+        cid = by_email.get(rm.email) if rm.email is not None else None
+        if cid is None and rm.external_id is not None:
+            cid = by_id.get(rm.external_id)
+        if cid is None:
+            strangers.append(rm)
+        else:
+            found.append(cid)
+    assert not strangers, f"inspect_list(full=True) returned members never pushed (or not lower case): {strangers[:5]}"
+    assert sorted(found) == sorted(m.contact_id for m in pushed), "inspect_list(full=True) lost or repeated members"
+
+
+def _pull_audience(connector: Connector, state: dict[str, Any] | None) -> tuple[list[ContactUpdate], list[Batch]]:
+    batches = list(connector.pull_audience(state))
+    for b in batches:
+        assert not b.touches and not b.engagements, "pull_audience yields contacts only"
+    return [c for b in batches for c in b.contacts], batches
+
+
+def _last_state(batches: list[Batch], before: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The state the sync would keep after these batches, through JSON as the ledger stores it."""
+    states = [b.state for b in batches if b.state is not None]
+    state = states[-1] if states else before
+    return None if state is None else json.loads(json.dumps(state))
 
 
 class _Base:
@@ -245,6 +322,79 @@ class _Base:
             batches = _push_all(connector, [], removes, kept)
             assert sorted(c for b in batches for c in b.removed) == [m.contact_id for m in removes]
             assert harness.members(LIST) == {m.email for m in kept}
+        finally:
+            connector.close()
+
+    # -- optional hooks: list inspection, audience --------------------------------------
+
+    def test_inspect_list_of_a_list_never_pushed(self, harness: ContractHarness) -> None:
+        connector = build(harness)
+        never = ListConfig(name=f"{LIST}-never-pushed", brand="contract")
+        try:
+            for full in (False, True):
+                remote = _inspect(harness, connector, never, full=full)
+                if remote is not None:
+                    assert remote.exists is False, f"a list never pushed must not exist: {remote!r}"
+        finally:
+            connector.close()
+
+    def test_inspect_list_sees_what_was_pushed(self, harness: ContractHarness) -> None:
+        connector = build(harness)
+        lst = ListConfig(name=LIST, brand="contract")
+        adds = members_for(12)
+        harness.prepare_contacts([m.email for m in adds])
+        learned: dict[int, str] = {}
+        try:
+            if _inspect(harness, connector, lst) is None:
+                return  # declared: the connector cannot inspect lists
+            for b in _push_all(connector, adds, [], adds):
+                learned.update(b.external_ids)
+            _check_inspected(harness, connector, lst, adds, learned)
+            removes, kept = adds[:5], adds[5:]
+            for b in _push_all(connector, [], removes, kept):
+                learned.update(b.external_ids)
+            _check_inspected(harness, connector, lst, kept, learned)
+            # emptied is not gone: the list still exists, with no member
+            _push_all(connector, [], kept, [])
+            _check_inspected(harness, connector, lst, [], learned)
+        finally:
+            connector.close()
+
+    def test_pull_audience_then_resume(self, harness: ContractHarness) -> None:
+        connector = build(harness)
+        try:
+            if not harness.has_audience:
+                contacts, _ = _pull_audience(connector, None)
+                assert not contacts, (
+                    f"pull_audience yielded {len(contacts)} contacts although the harness declares "
+                    "has_audience = False: set it to True and give the harness add_audience"
+                )
+                return
+            first = [f"audience-{i:03d}@example.com" for i in range(AUDIENCE)]
+            harness.add_audience(first)
+            contacts, batches = _pull_audience(connector, None)
+            assert batches and batches[-1].state is not None, "the last batch of an audience pull carries its state"
+            state = _last_state(batches, None)
+            yielded = [c.email.strip().lower() for c in contacts]
+            assert len(yielded) == len(set(yielded)), "one audience pull yielded the same contact twice"
+            assert set(first) <= set(yielded), f"the audience pull missed {sorted(set(first) - set(yielded))[:5]}"
+            ours = [c for c in contacts if c.email.strip().lower() in set(first)]
+            ids = [c.external_id for c in ours]
+            assert all(ids), "every audience contact carries the platform's id (external_id)"
+            assert len(set(ids)) == len(ids), "two audience contacts share one external_id"
+            for c in ours:
+                assert c.status is None or c.status in AUDIENCE_STATUSES, f"unknown audience status {c.status!r}"
+
+            # resumed: nothing already yielded (none was modified), and every newer contact
+            newer = [f"audience-new-{i:03d}@example.com" for i in range(5)]
+            harness.add_audience(newer)
+            contacts, batches = _pull_audience(connector, state)
+            again = {c.email.strip().lower() for c in contacts}
+            assert not again & set(yielded), f"a resumed audience pull yielded again {sorted(again & set(yielded))[:5]}"
+            assert set(newer) <= again, f"a resumed audience pull missed {sorted(set(newer) - again)}"
+            state = _last_state(batches, state)
+            contacts, _ = _pull_audience(connector, state)
+            assert not contacts, f"nothing changed, yet the audience pull yielded {[c.email for c in contacts][:5]}"
         finally:
             connector.close()
 

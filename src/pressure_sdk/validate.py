@@ -1,0 +1,92 @@
+"""Nothing unknown is silently allowed (DESIGN §7.6): the checks on values callers pass in."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+
+from .config import WorkspaceConfig
+from .errors import InvalidValueError
+from .models import normalize_email
+
+# Deliberately loose: one '@', no spaces, a dot in the domain. Platforms apply their own rules.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def check_email(email: str, where: str = "email") -> str:
+    """The normalized email; InvalidValueError when it cannot be one."""
+    key = normalize_email(email) if isinstance(email, str) else ""
+    if not _EMAIL.match(key):
+        msg = f"{where}: {email!r} is not a valid email address (expected name@domain.tld)"
+        raise InvalidValueError(msg)
+    return key
+
+
+def check_weight(weight: float | None, where: str = "weight") -> float | None:
+    if weight is None:
+        return None
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight <= 0:
+        msg = f"{where}: expected a positive number, got {weight!r}"
+        raise InvalidValueError(msg)
+    return float(weight)
+
+
+def to_epoch(value: int | float | datetime, where: str = "at") -> int:
+    """Epoch seconds from epoch seconds or an aware datetime."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            msg = f"{where}: {value.isoformat()} has no time zone; pass an aware datetime (e.g. tzinfo=timezone.utc)"
+            raise InvalidValueError(msg)
+        return int(value.timestamp())
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        msg = f"{where}: expected epoch seconds or an aware datetime, got {value!r}"
+        raise InvalidValueError(msg)
+    return int(value)
+
+
+class Vocabulary:
+    """The channels, brands, families and clients a workspace knows."""
+
+    def __init__(self, cfg: WorkspaceConfig) -> None:
+        self.cfg = cfg
+        self.channels = frozenset(cfg.workspace.channels)
+        self.brands = frozenset(cfg.brands)
+        self.families = frozenset(cfg.families)
+        self.clients = frozenset(cfg.client_names)
+
+    def _known(self, kind: str, value: object, known: frozenset[str], where: str) -> str:
+        if not isinstance(value, str) or value not in known:
+            msg = f"{where}: unknown {kind} {value!r}; known: {', '.join(sorted(known)) or '(none configured)'}"
+            raise InvalidValueError(msg)
+        return value
+
+    def channel(self, value: object, where: str = "channel") -> str:
+        return self._known("channel", value, self.channels, where)
+
+    def brand(self, value: object, where: str = "brand") -> str:
+        return self._known("brand", value, self.brands, where)
+
+    def family(self, value: object, where: str = "family") -> str:
+        return self._known("family", value, self.families, where)
+
+    def client(self, value: object, where: str = "client") -> str:
+        return self._known("client", value, self.clients, where)
+
+    def brand_of_client(self, brand: str, client: str | None, where: str = "brand") -> str:
+        """The brand's client; an error when it is not ``client`` (if given)."""
+        owner = self.cfg.client_of_brand(brand)
+        if client is not None and owner != client:
+            msg = f"{where}: brand {brand!r} belongs to client {owner!r}, not {client!r}"
+            raise InvalidValueError(msg)
+        return owner
+
+    def send(
+        self, email: str, channel: str, brand: str, family: str, weight: float | None, where: str = ""
+    ) -> tuple[str, float | None]:
+        """Check one send's values; returns the normalized email and the weight."""
+        p = f"{where}: " if where else ""
+        self.channel(channel, f"{p}channel")
+        self.brand(brand, f"{p}brand")
+        self.family(family, f"{p}family")
+        return check_email(email, f"{p}email"), check_weight(weight, f"{p}weight")
