@@ -18,7 +18,7 @@ from pressure_sdk.connectors import get_connector
 from pressure_sdk.errors import ConfigError, ConnectorError, InputError
 from pressure_sdk.ledger import Ledger
 from pressure_sdk.ledger.store import Member
-from pressure_sdk.models import Batch, ContactUpdate, Engagement, Touch
+from pressure_sdk.models import ENGAGEMENT_TYPES, Batch, ContactUpdate, Engagement, Touch
 
 TOUCH_HEADER = "event_id,email,channel,brand,family,sent_at,weight,campaign,product"
 ENGAGEMENT_HEADER = "event_id,email,type,occurred_at,channel,brand,product"
@@ -360,8 +360,7 @@ GOOD_TOUCH = "1,a@x.io,email,acme,marketing,2024-01-01T00:00:00Z,,,"
                 "e1,a@x.io,click,2024-01-01T00:00:00Z,,,",
                 "e2,a@x.io,clicked,2024-01-01T00:00:00Z,,,",
             ),
-            "data/acme/events.csv:4: type: expected one of bounce, click, complaint, delivered, incident, open, "
-            "purchase, reply, resubscribe, unsubscribe, got 'clicked'",
+            f"data/acme/events.csv:4: type: expected one of {', '.join(sorted(ENGAGEMENT_TYPES))}, got 'clicked'",
         ),
         (
             "contacts.csv",
