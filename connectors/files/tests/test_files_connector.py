@@ -14,7 +14,7 @@ from pressure_connector_files import FilesConnector
 from pressure_connector_files import connector as connector_module
 
 from pressure_sdk.config import WorkspaceConfig, parse_config
-from pressure_sdk.connectors import get_connector
+from pressure_sdk.connectors import RemoteList, RemoteMember, get_connector
 from pressure_sdk.errors import ConfigError, ConnectorError, InputError
 from pressure_sdk.ledger import Ledger
 from pressure_sdk.ledger.store import Member
@@ -604,6 +604,103 @@ def test_push_refuses_list_name_that_escapes_out_dir(tmp_path: Path) -> None:
     lst = workspace(tmp_path, {}).accounts[0].lists[0].model_copy(update={"name": "../evil"})
     with pytest.raises(ConnectorError):
         list(conn.push(lst, [], [], []))
+
+
+# -- inspect_list -----------------------------------------------------------------------------
+
+
+def test_inspect_list_reads_back_what_push_wrote(tmp_path: Path) -> None:
+    conn = make(tmp_path, out_dir="lists")
+    lst = workspace(tmp_path, {}).accounts[0].lists[0]
+    assert conn.inspect_list(lst) == RemoteList(exists=False)
+    assert conn.inspect_list(lst, full=True) == RemoteList(exists=False)
+    amy, bo = Member(1, "amy@x.io", "crm-1"), Member(2, "bo@x.io", "crm,2")
+    list(conn.push(lst, adds=[amy, bo], removes=[], members=[amy, bo]))
+    # the cheap look counts the rows and leaves the members out
+    assert conn.inspect_list(lst) == RemoteList(exists=True, size=2)
+    assert conn.inspect_list(lst, full=True) == RemoteList(
+        exists=True, size=2, members=[RemoteMember("amy@x.io", "crm-1"), RemoteMember("bo@x.io", "crm,2")]
+    )
+    list(conn.push(lst, adds=[], removes=[amy, bo], members=[]))
+    assert conn.inspect_list(lst, full=True) == RemoteList(exists=True, size=0, members=[])
+
+
+def test_inspect_list_sees_a_deleted_or_edited_file(tmp_path: Path) -> None:
+    conn = make(tmp_path, out_dir="lists")
+    lst = workspace(tmp_path, {}).accounts[0].lists[0]
+    amy = Member(1, "amy@x.io", None)
+    list(conn.push(lst, adds=[amy], removes=[], members=[amy]))
+    path = tmp_path / "lists/email-marketing.csv"
+    # edited by hand in a spreadsheet: BOM, CRLF, upper case, spaces, blank lines, a row without external id
+    path.write_bytes("\ufeffemail,external_id\r\nAmy@X.io ,\r\n\r\n zed@x.io,z-9\r\n,only-id\r\nbo@x.io\r\n".encode())
+    assert conn.inspect_list(lst, full=True) == RemoteList(
+        exists=True,
+        size=4,
+        members=[
+            RemoteMember("amy@x.io", None),
+            RemoteMember("zed@x.io", "z-9"),
+            RemoteMember(None, "only-id"),
+            RemoteMember("bo@x.io", None),
+        ],
+    )
+    path.unlink()
+    assert conn.inspect_list(lst) == RemoteList(exists=False)
+    # the adds and removes files left behind do not make the list exist
+    assert (tmp_path / "lists/email-marketing.adds.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        (b"", "the file is empty"),
+        (b"email\namy@x.io\n", "its header is 'email'"),
+        (b"event_id,email,channel\n1,amy@x.io,email\n", "its header is 'event_id,email,channel'"),
+        (b"email,external_id\namy@x.io,1\nbo@x.io,2,extra\n", "email-marketing.csv:3: 3 columns"),
+        (b"email,external_id\n\xff\xfe\x00garbage\n", "not a list file"),
+    ],
+)
+def test_inspect_list_refuses_a_file_that_is_not_a_list(tmp_path: Path, content: bytes, needle: str) -> None:
+    conn = make(tmp_path, out_dir="lists")
+    lst = workspace(tmp_path, {}).accounts[0].lists[0]
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists/email-marketing.csv").write_bytes(content)
+    for full in (False, True):
+        with pytest.raises(ConnectorError) as info:
+            conn.inspect_list(lst, full=full)
+        said = str(info.value)
+        assert said.startswith("lists/email-marketing.csv") and needle in said
+        assert "delete it" in said and "the next run writes it again" in said
+        assert info.value.connector == "files"
+
+
+def test_inspect_list_names_an_unreadable_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = make(tmp_path, out_dir="lists")
+    lst = workspace(tmp_path, {}).accounts[0].lists[0]
+    path = tmp_path / "lists/email-marketing.csv"
+    path.mkdir(parents=True)
+    with pytest.raises(ConnectorError, match=r"^lists/email-marketing.csv: is a folder.*move it away"):
+        conn.inspect_list(lst)
+    path.rmdir()
+    list(conn.push(lst, adds=[], removes=[], members=[]))
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> Any:
+        # a chmod would not do: the tests may run as root, who reads anything
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(ConnectorError) as info:
+        conn.inspect_list(lst)
+    assert str(info.value) == (
+        "lists/email-marketing.csv: cannot read list 'email-marketing': Permission denied; give the user "
+        "running pressure-sync read access to it, or delete it and the next run writes it again"
+    )
+
+
+def test_inspect_list_refuses_list_name_that_escapes_out_dir(tmp_path: Path) -> None:
+    conn = make(tmp_path)
+    lst = workspace(tmp_path, {}).accounts[0].lists[0].model_copy(update={"name": "../evil"})
+    with pytest.raises(ConnectorError, match="cannot be used as a file name"):
+        conn.inspect_list(lst)
 
 
 # -- end to end with the ledger -------------------------------------------------------------

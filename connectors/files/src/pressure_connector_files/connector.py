@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pressure_sdk.config import ListConfig
-from pressure_sdk.connectors.base import Connector, PushBatch
+from pressure_sdk.connectors.base import Connector, PushBatch, RemoteList, RemoteMember
 from pressure_sdk.errors import ConnectorError, InputError
 from pressure_sdk.ledger.store import Member
 from pressure_sdk.models import Batch
@@ -28,6 +28,10 @@ from .settings import FilesSettings
 
 #: order of import: contacts first so their time zones and ids exist before their events
 KIND_ORDER = ("contacts", "touches", "engagements")
+#: header of every list file a push writes
+LIST_HEADER = ("email", "external_id")
+#: what happens to a list file that is deleted or moved away (the sync repairs it)
+REWRITE = "the next run writes it again"
 
 
 class FilesConnector(Connector):
@@ -187,6 +191,14 @@ class FilesConnector(Connector):
             return Batch(engagements=rows, state=state)
         return Batch(contacts=rows, state=state)
 
+    def list_file(self, lst: ListConfig) -> Path:
+        """The file holding the whole list: ``<out_dir>/<list>.csv``."""
+        name = lst.name
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
+            msg = f"list name {name!r} cannot be used as a file name in {self.display(self.out_dir)}"
+            raise ConnectorError(msg, connector=self.name)
+        return self.out_dir / f"{name}.csv"
+
     def push(
         self,
         lst: ListConfig,
@@ -195,21 +207,70 @@ class FilesConnector(Connector):
         members: Sequence[Member],
     ) -> Iterator[PushBatch]:
         """Write ``<list>.csv``, ``<list>.adds.csv`` and ``<list>.removes.csv``, each atomically."""
-        name = lst.name
-        if not name or name in (".", "..") or "/" in name or "\\" in name or "\x00" in name:
-            msg = f"list name {name!r} cannot be used as a file name in {self.display(self.out_dir)}"
-            raise ConnectorError(msg, connector=self.name)
-        folder = self.out_dir
+        path = self.list_file(lst)
+        folder, name = path.parent, lst.name
         try:
             folder.mkdir(parents=True, exist_ok=True)
             # the full list last: it is what a reader of the folder trusts
             _write_members(folder / f"{name}.adds.csv", adds)
             _write_members(folder / f"{name}.removes.csv", removes)
-            _write_members(folder / f"{name}.csv", members)
+            _write_members(path, members)
         except OSError as exc:
             msg = f"cannot write list {name!r} in {self.display(folder)}: {exc.strerror or exc}"
             raise ConnectorError(msg, connector=self.name) from None
         yield PushBatch(added=[m.contact_id for m in adds], removed=[m.contact_id for m in removes])
+
+    def inspect_list(self, lst: ListConfig, *, full: bool = False) -> RemoteList:
+        """Read ``<list>.csv`` back: gone, or its rows (and members when ``full``).
+
+        The file is read whole either way (counting its rows is reading it), so a file
+        that is not a list file is reported even by the cheap look.
+        """
+        path = self.list_file(lst)
+        rel = self.display(path)
+        try:
+            # utf-8-sig: a list opened and saved again in a spreadsheet gains a BOM
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                members = self._read_members(f, rel)
+        except FileNotFoundError:
+            return RemoteList(exists=False)
+        except IsADirectoryError:
+            msg = f"{rel}: is a folder, not the file of list {lst.name!r}; move it away and {REWRITE}"
+            raise ConnectorError(msg, connector=self.name) from None
+        except OSError as exc:
+            msg = (
+                f"{rel}: cannot read list {lst.name!r}: {exc.strerror or exc}; give the user running "
+                f"pressure-sync read access to it, or delete it and {REWRITE}"
+            )
+            raise ConnectorError(msg, connector=self.name) from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            msg = f"{rel}: not a list file ({exc}); delete it or move it away and {REWRITE}"
+            raise ConnectorError(msg, connector=self.name) from None
+        return RemoteList(exists=True, size=len(members), members=members if full else None)
+
+    def _read_members(self, f: Any, rel: str) -> list[RemoteMember]:
+        """Rows of a list file, emails normalized as the ledger keeps them; blank lines skipped."""
+        expected = ",".join(LIST_HEADER)
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or tuple(h.strip().lower() for h in header) != LIST_HEADER:
+            found = "the file is empty" if header is None else f"its header is {','.join(header)!r}"
+            msg = f"{rel}: not a list file: {found}, expected {expected!r}; delete it or move it away and {REWRITE}"
+            raise ConnectorError(msg, connector=self.name)
+        members: list[RemoteMember] = []
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(LIST_HEADER):
+                msg = (
+                    f"{rel}:{reader.line_num}: {len(row)} columns, expected {expected!r}; "
+                    f"fix the line, or delete it and {REWRITE}"
+                )
+                raise ConnectorError(msg, connector=self.name)
+            email = row[0].strip().lower() or None
+            external_id = (row[1].strip() if len(row) > 1 else "") or None
+            members.append(RemoteMember(email=email, external_id=external_id))
+        return members
 
 
 def _write_members(path: Path, members: Sequence[Member]) -> None:
