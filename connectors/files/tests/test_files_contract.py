@@ -14,6 +14,8 @@ from pressure_sdk.testing import ContractHarness, connector_contract
 class FilesHarness(ContractHarness):
     connector_cls = FilesConnector
     http = False
+    # the list files are read back; the audience is the contacts export, read by pull
+    inspects_lists = True
 
     files = 0
 

@@ -95,8 +95,13 @@ class ContractHarness:
         """Emails (lower case) on the platform's list ``list_name`` now."""
         raise NotImplementedError
 
-    def add_audience(self, emails: list[str]) -> None:
-        """Make new contacts with these emails part of the account's audience (``has_audience``)."""
+    def add_audience(self, emails: list[str], at: int) -> None:
+        """Make new contacts with these emails part of the account's audience (``has_audience``).
+
+        ``at`` (epoch seconds) is when the platform says they were created and last
+        modified: the kit places them well apart from the pulls' windows and overlaps,
+        as it does events.
+        """
         raise NotImplementedError
 
     #: path prefix of the push endpoint, to count push requests (HTTP connectors)
@@ -370,9 +375,10 @@ class _Base:
                     "has_audience = False: set it to True and give the harness add_audience"
                 )
                 return
+            t0 = int(time.time()) - 10 * DAY
             first = [f"audience-{i:03d}@example.com" for i in range(AUDIENCE)]
-            harness.add_audience(first)
-            contacts, batches = _pull_audience(connector, None)
+            harness.add_audience(first, t0 - 3 * DAY)
+            contacts, batches = _pull_audience(frozen(connector, t0), None)
             assert batches and batches[-1].state is not None, "the last batch of an audience pull carries its state"
             state = _last_state(batches, None)
             yielded = [c.email.strip().lower() for c in contacts]
@@ -385,16 +391,19 @@ class _Base:
             for c in ours:
                 assert c.status is None or c.status in AUDIENCE_STATUSES, f"unknown audience status {c.status!r}"
 
-            # resumed: nothing already yielded (none was modified), and every newer contact
+            # resumed: nothing already yielded (none was modified since), and every newer contact
             newer = [f"audience-new-{i:03d}@example.com" for i in range(5)]
-            harness.add_audience(newer)
-            contacts, batches = _pull_audience(connector, state)
+            harness.add_audience(newer, t0 + 3600)
+            contacts, batches = _pull_audience(frozen(connector, t0 + 2 * DAY), state)
             again = {c.email.strip().lower() for c in contacts}
             assert not again & set(yielded), f"a resumed audience pull yielded again {sorted(again & set(yielded))[:5]}"
             assert set(newer) <= again, f"a resumed audience pull missed {sorted(set(newer) - again)}"
+            # and the state moved on: the first contacts stay behind it (the newer ones may
+            # come again if they are within the connector's overlap of the state)
             state = _last_state(batches, state)
-            contacts, _ = _pull_audience(connector, state)
-            assert not contacts, f"nothing changed, yet the audience pull yielded {[c.email for c in contacts][:5]}"
+            contacts, _ = _pull_audience(frozen(connector, t0 + 4 * DAY), state)
+            again = {c.email.strip().lower() for c in contacts}
+            assert not again & set(first), f"a third audience pull yielded again {sorted(again & set(first))[:5]}"
         finally:
             connector.close()
 
