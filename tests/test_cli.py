@@ -204,9 +204,10 @@ def test_status_json(ws: Path) -> None:
     s = json.loads(out)
     assert s["contacts"] == 3 and s["touches"] == 3
     assert s["clients"]["default"]["touches_by"]["brand"] == {"acme": 3}
-    levels = {lvl: n for dist in s["weekly_pressure_by_tier"].values() for lvl, n in dist.items()}
+    mine = s["clients"]["default"]
+    levels = {lvl: n for dist in mine["weekly_pressure_by_tier"].values() for lvl, n in dist.items()}
     assert levels.get("2") == 1 and levels.get("1") == 1 and levels.get("0") == 1
-    assert s["lists"] == [{"account": "acme", "list": "acme-marketing-email", "size": 2}]
+    assert mine["lists"] == [{"account": "acme", "list": "acme-marketing-email", "size": 2}]
 
 
 def test_connectors_lists_the_files_plugin() -> None:

@@ -88,8 +88,10 @@ def test_demo_status_and_decide(demo: tuple[Path, dict, dict]) -> None:
     out = CliRunner().invoke(cli, ["status", "--config", str(root / "pressure.toml"), "--json"])
     assert out.exit_code == 0
     status = json.loads(out.output)
-    assert set(status["touches_by"]["brand"]) == {"maison-paris", "maison-outlet", "velo"}
-    assert len(status["weekly_pressure_by_tier"]) >= 3
+    clients = status["clients"]
+    assert set(clients["maison"]["touches_by"]["brand"]) == {"maison-paris", "maison-outlet"}
+    assert set(clients["velo"]["touches_by"]["brand"]) == {"velo"}
+    assert len(clients["maison"]["weekly_pressure_by_tier"]) >= 3
     with (root / "out" / "maison-paris" / "paris-marketing-email.csv").open(newline="") as fh:
         someone = next(csv.DictReader(fh))["email"]
     out = CliRunner().invoke(

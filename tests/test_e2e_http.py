@@ -164,6 +164,15 @@ families = ["marketing", "trigger"]
 max = 4
 window = "7d"
 scope = "group"
+
+# velo sends little: a tighter cap of its own gives its list members to push
+[[rules]]
+id = "velo-weekly"
+kind = "cap"
+brands = ["velo"]
+families = ["marketing"]
+max = 1
+window = "7d"
 """
 
 

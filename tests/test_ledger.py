@@ -47,16 +47,36 @@ def test_emails_are_normalized() -> None:
     assert led.contact("  A@X.COM ") is not None
 
 
-def test_consent_latest_event_wins_whatever_the_order() -> None:
+def test_consent_is_a_log_with_the_brand_whatever_the_order() -> None:
     led = Ledger()
     unsub = Engagement("e1", "a@x.com", "unsubscribe", T0, "email")
-    resub = Engagement("e2", "a@x.com", "resubscribe", T0 + 10, "email")
-    led.ingest(Batch(engagements=[resub]), account="acc")
-    led.ingest(Batch(engagements=[unsub]), account="acc")
+    resub = Engagement("e2", "a@x.com", "resubscribe", T0 + 10, "email", "acme")
+    led.ingest(Batch(engagements=[resub]), account="acc", default_brand="acme")
+    led.ingest(Batch(engagements=[unsub]), account="acc", default_brand="acme")
     cid = led.contact("a@x.com").id  # type: ignore[union-attr]
-    assert led.consent_of(cid) == {"email": ("subscribed", T0 + 10)}
-    led.ingest(Batch(engagements=[Engagement("e3", "a@x.com", "complaint", T0 + 20, "email")]), account="acc")
-    assert led.consent_of(cid)["email"] == ("complained", T0 + 20)
+    assert led.consent_of(cid) == [(T0, "email", "acme", "unsubscribed"), (T0 + 10, "email", "acme", "subscribed")]
+    # an opt-out whose brand is unknown binds the whole client; do_not_contact always does
+    led.ingest(Batch(engagements=[Engagement("e3", "a@x.com", "complaint", T0 + 20, "sms")]), account="acc")
+    led.ingest(Batch(engagements=[Engagement("e4", "a@x.com", "do_not_contact", T0 + 30, "call", "acme")]), account="acc")
+    assert led.consent_of(cid)[2:] == [(T0 + 20, "sms", "*", "complained"), (T0 + 30, "call", "*", "unsubscribed")]
+    # importing the same events again changes nothing
+    led.ingest(Batch(engagements=[resub, unsub]), account="acc", default_brand="acme")
+    assert len(led.consent_of(cid)) == 4
+
+
+def test_the_same_address_at_two_clients_is_two_contacts() -> None:
+    led = Ledger()
+    led.ingest(Batch(touches=[touch(1, "a@x.com")]), account="one", client="c1")
+    led.ingest(Batch(touches=[touch(2, "a@x.com")]), account="two", client="c2")
+    one, two = led.contact("a@x.com", "c1"), led.contact("a@x.com", "c2")
+    assert one is not None and two is not None and one.id != two.id
+    assert (one.client, two.client) == ("c1", "c2")
+    assert led.contact("a@x.com") is None  # not in the default client
+    assert led.forget("a@x.com", ["c1"]) == ["c1"]
+    assert led.contact("a@x.com", "c1") is None and led.contact("a@x.com", "c2") is not None
+    # the tombstone keeps it out of c1 only
+    assert led.ingest(Batch(touches=[touch(3, "a@x.com")]), account="one", client="c1").skipped_erased == 1
+    assert led.ingest(Batch(touches=[touch(4, "a@x.com")]), account="two", client="c2").touches_added == 1
 
 
 def test_contact_updates_merge_attributes_and_keep_external_id() -> None:
@@ -118,7 +138,7 @@ def test_forget_erases_every_trace_and_tombstone_blocks_reimport(tmp_path: Path)
     led.ingest(batch, account="acc")
     cid = led.contact(email).id  # type: ignore[union-attr]
     led.confirm_push("acc", "l", [cid], [])
-    assert led.forget(email) is True
+    assert led.forget(email) == ["default"]
     assert led.contact(email) is None
     assert led.count("touches") == 1
     assert led.list_members("acc", "l") == set()
@@ -133,7 +153,7 @@ def test_forget_erases_every_trace_and_tombstone_blocks_reimport(tmp_path: Path)
     assert again.skipped_erased == 1
     assert led.contact(email) is None
     assert led.count("contacts") == 1
-    assert led.forget("never.seen@example.org") is False
+    assert led.forget("never.seen@example.org") == []
 
 
 def test_not_a_ledger_file_gives_ledger_error(tmp_path: Path) -> None:
@@ -148,7 +168,31 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     Ledger(p).close()
     led = Ledger(p)
     rows = led.conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set='pressure_sdk'").fetchall()
-    assert rows == [("0001_initial",)]
+    assert rows == [("0001_initial",), ("0002_clients_consent_log",)]
+
+
+def test_a_ledger_made_before_clients_migrates_with_its_consent(tmp_path: Path) -> None:
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from pressure_sdk.ledger.schema import migrations
+
+    p = tmp_path / "old.db"
+    conn = sqlite3.connect(p, isolation_level=None)
+    db = Database(conn)
+    migrations.apply(db, stop_before="0002_clients_consent_log")
+    conn.execute("INSERT INTO contacts(id, email, first_seen, tier) VALUES (7, 'a@x.com', 5, 'engaged')")
+    conn.execute(
+        "INSERT INTO engagements VALUES (0, 7, 100, 1, 'unsubscribe', 'email', 'acme', NULL, 'acc'), "
+        "(0, 7, 200, 2, 'complaint', 'sms', NULL, NULL, 'acc')"
+    )
+    conn.execute("INSERT INTO consent VALUES (7, 'email', 'unsubscribed', 100)")
+    conn.close()
+    led = Ledger(p)
+    row = led.contact("a@x.com")
+    assert row is not None and (row.id, row.client, row.first_seen) == (7, "default", 5)
+    assert led.consent_of(7) == [(100, "email", "acme", "unsubscribed"), (200, "sms", "*", "complained")]
 
 
 def test_window_query_uses_the_primary_key() -> None:

@@ -60,7 +60,7 @@ def test_reserve_is_idempotent_on_its_event_id(make_workspace: MakeWs) -> None:
 
 
 def test_a_cap_of_n_allows_exactly_n_reserves(make_workspace: MakeWs) -> None:
-    ws = make_workspace(rules=[CAP5])
+    ws = make_workspace(rules=[CAP5], brands={"acme": {}, "beta": {}})
     results = [ws.reserve(A, "email", "acme", "marketing", T + i).allowed for i in range(8)]
     assert results == [True] * 5 + [False] * 3
     assert [row[0] for row in touches_of(ws)] == [T + i for i in range(5)]

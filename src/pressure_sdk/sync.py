@@ -329,13 +329,19 @@ def _push_list(
                 "then rerun with --force if this is intended"
             )
             raise GuardError(msg)
-        if len(adds) > ws.max_add_share * len(have):
-            msg = (
-                f"would add {len(adds)} contacts to a list of {len(have)} ({len(adds) / len(have):.0%}, "
-                f"more than max_add_share {ws.max_add_share:.0%}); nothing pushed: check the source data "
-                "and the run's --now, then rerun with --force if this is intended"
-            )
-            raise GuardError(msg)
+    # Growth is measured against the size the list was meant to have at its last push, so
+    # finishing a push that failed half-way is not mistaken for a mass addition.
+    before = ledger.list_target(acc.name, list_name)
+    before = len(have) if before is None else before
+    grow = len(want) - before
+    if not force and before >= ws.guard_min_size and grow > ws.max_add_share * before:
+        msg = (
+            f"would grow the list from {before} to {len(want)} contacts (+{grow / before:.0%}, "
+            f"more than max_add_share {ws.max_add_share:.0%}); nothing pushed: check the source data "
+            "and the run's --now, then rerun with --force if this is intended"
+        )
+        raise GuardError(msg)
+    ledger.set_list_target(acc.name, list_name, len(want))
     for batch in connector.push(
         lst, ledger.members(acc.name, adds), ledger.members(acc.name, removes), ledger.members(acc.name, want)
     ):

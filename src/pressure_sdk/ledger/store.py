@@ -673,6 +673,20 @@ class Ledger:
                 [(account, list_name, c) for c in removed],
             )
 
+    def list_target(self, account: str, list_name: str) -> int | None:
+        """The size the list was meant to have at its last push, if any."""
+        row = self.conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"list-target\x00{account}\x00{list_name}",)
+        ).fetchone()
+        return int(row[0]) if row else None
+
+    def set_list_target(self, account: str, list_name: str, size: int) -> None:
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (f"list-target\x00{account}\x00{list_name}", str(size)),
+            )
+
     def replace_list(self, account: str, list_name: str, contact_ids: Iterable[int]) -> None:
         """Set the confirmed state of a list to what the platform really holds (after a reconcile)."""
         with self.transaction():
