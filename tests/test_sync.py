@@ -226,3 +226,57 @@ def test_unknown_connector_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(UnknownConnectorError, match="unknown connector 'nosuch'; installed: .*memory"):
         run_sync(cfg)
     assert UnknownConnectorError("x").exit_code == 2
+
+
+def every_table(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        return {n: sorted(conn.execute(f"SELECT * FROM [{n}]").fetchall(), key=repr) for n in names}
+    finally:
+        conn.close()
+
+
+def test_a_dry_run_leaves_every_table_as_it_was_even_in_the_future(tmp_path: Path) -> None:
+    seed()
+    cfg = workspace(tmp_path)
+    run_sync(cfg, now=NOW)
+    before = every_table(tmp_path / "ledger.db")
+    MemoryConnector.SOURCES["acme"] += [mk(50 + i, f"new{i}@x.com", "acme", 0.5) for i in range(3)]
+    for when in (NOW, NOW + 400 * DAY):
+        report = run_sync(cfg, now=when, dry_run=True)
+        assert report.ok and report.accounts[0].touches_added == 3
+        assert every_table(tmp_path / "ledger.db") == before
+    assert MemoryConnector.PUSHED.get("beta") is None
+    # the next real run sees the new events and the lists as of its own time
+    real = run_sync(cfg, now=NOW)
+    assert real.accounts[0].touches_added == 3
+    assert every_table(tmp_path / "ledger.db") != before
+
+
+def test_a_mass_addition_stops_unless_forced(tmp_path: Path) -> None:
+    MemoryConnector.SOURCES["acme"] = [mk(i * 10 + j, f"c{i}@x.com", "acme", j + 1) for i in range(2) for j in range(3)]
+    cfg = workspace(tmp_path)
+    assert run_sync(cfg, now=NOW).accounts[0].lists[0].added == 2
+    MemoryConnector.SOURCES["acme"] += [mk(100 + i * 10 + j, f"n{i}@x.com", "acme", j + 1) for i in range(3) for j in range(3)]
+    stopped = run_sync(cfg, now=NOW)
+    assert stopped.exit_code == 1
+    assert "would grow the list from 2 to 5 contacts" in (stopped.accounts[0].lists[0].error or "")
+    with Ledger(cfg.ledger_path) as led:
+        assert len(led.list_members("acme", "acme-mkt")) == 2
+    forced = run_sync(cfg, now=NOW, force=True)
+    assert forced.ok and forced.accounts[0].lists[0].added == 3
+
+
+def test_an_import_naming_an_unknown_brand_fails_that_account_and_writes_nothing(tmp_path: Path) -> None:
+    MemoryConnector.SOURCES["acme"] = [mk(1, "a@x.com", "acme", 1), mk(2, "b@x.com", "vello", 1)]
+    MemoryConnector.SOURCES["beta"] = [mk(3, "c@x.com", "beta", 1)]
+    report = run_sync(workspace(tmp_path), now=NOW)
+    acme, beta = report.accounts
+    assert not acme.ok and "touch 'vello-2': brand: unknown brand 'vello'" in (acme.error or "")
+    assert beta.ok
+    with Ledger(tmp_path / "ledger.db") as led:
+        assert led.contact("a@x.com") is None and led.contact("c@x.com") is not None
+        assert led.watermark("acme") is None
