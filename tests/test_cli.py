@@ -246,3 +246,50 @@ def test_forget_erases_and_reimport_does_not_bring_back(ws: Path) -> None:
     invoke("run", "--config", str(ws))
     code, out = invoke("status", "--config", str(ws), "--json")
     assert json.loads(out)["contacts"] == 2 and json.loads(out)["erased"] == 1
+
+
+def test_a_deleted_or_edited_list_file_is_repaired_and_check_reports_it(ws: Path) -> None:
+    assert invoke("run", "--config", str(ws))[0] == 0
+    listed = ws.parent / "out" / "acme-marketing-email.csv"
+    want = sorted(r["email"] for r in csv.DictReader(listed.open()))
+    # lost: check says so (exit 1), the next run writes it again
+    listed.unlink()
+    code, out = invoke("check", "--config", str(ws))
+    assert code == 1 and "list 'acme-marketing-email' is missing on the platform although 2 members" in out
+    code, out = invoke("run", "--config", str(ws), "--json")
+    assert code == 0
+    (lst,) = json.loads(out)["accounts"][0]["lists"]
+    assert lst["added"] == 2 and lst["drift"].startswith("missing on the platform")
+    assert sorted(r["email"] for r in csv.DictReader(listed.open())) == want
+    # edited by hand, same size: one member swapped for a stranger of the ledger
+    listed.write_text("email,external_id\nana@example.com,\nbob@example.com,\n")
+    code, out = invoke("run", "--config", str(ws), "--json")
+    (lst,) = json.loads(out)["accounts"][0]["lists"]
+    assert (lst["added"], lst["removed"]) == (1, 1) and "1 of the 2 confirmed" in lst["drift"]
+    assert sorted(r["email"] for r in csv.DictReader(listed.open())) == want
+    assert invoke("check", "--config", str(ws))[0] == 0
+    # and a run with nothing changed reports no drift
+    code, out = invoke("run", "--config", str(ws), "--json", "--reconcile")
+    (lst,) = json.loads(out)["accounts"][0]["lists"]
+    assert (lst["added"], lst["removed"], lst["drift"]) == (0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--channel", "e-mail", "--brand", "acme", "--family", "marketing"], "unknown channel 'e-mail'"),
+        (["--channel", "email", "--brand", "vello", "--family", "marketing"], "unknown brand 'vello'; known: acme"),
+        (["--channel", "email", "--brand", "acme", "--family", "promo"], "unknown family 'promo'"),
+        (["--channel", "email", "--brand", "acme", "--family", "marketing", "--client", "x"], "unknown client 'x'"),
+    ],
+)
+def test_decide_with_unknown_values_exits_2_naming_them(ws: Path, args: list[str], message: str) -> None:
+    code, out = invoke("decide", "--config", str(ws), "--email", "ana@example.com", *args)
+    assert code == 2 and message in out
+
+
+def test_forget_rejects_what_is_not_an_email(ws: Path) -> None:
+    for bad in ("", "not an email"):
+        code, out = invoke("forget", "--config", str(ws), "--yes", bad)
+        assert code == 2 and "is not a valid email address" in out
+    assert not (ws.parent / "ledger.db").exists()

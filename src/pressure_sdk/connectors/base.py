@@ -46,7 +46,8 @@ class RemoteList:
 
     ``exists`` is False when the list is gone (deleted by hand, a lost output file).
     ``size`` is the platform's member count when it is cheap to know (None otherwise).
-    ``members`` is filled only when the full membership was asked for.
+    ``members`` is filled when the full membership was asked for, or when knowing it
+    costs nothing more (a file read whole anyway).
     """
 
     exists: bool

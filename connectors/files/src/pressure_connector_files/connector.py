@@ -221,10 +221,11 @@ class FilesConnector(Connector):
         yield PushBatch(added=[m.contact_id for m in adds], removed=[m.contact_id for m in removes])
 
     def inspect_list(self, lst: ListConfig, *, full: bool = False) -> RemoteList:
-        """Read ``<list>.csv`` back: gone, or its rows (and members when ``full``).
+        """Read ``<list>.csv`` back: gone, or its rows and members.
 
-        The file is read whole either way (counting its rows is reading it), so a file
-        that is not a list file is reported even by the cheap look.
+        The file is read whole either way (counting its rows is reading it), so the cheap
+        look returns the members too: an edit that keeps the size is seen every run, and a
+        file that is not a list file is reported.
         """
         path = self.list_file(lst)
         rel = self.display(path)
@@ -246,7 +247,7 @@ class FilesConnector(Connector):
         except (UnicodeDecodeError, csv.Error) as exc:
             msg = f"{rel}: not a list file ({exc}); delete it or move it away and {REWRITE}"
             raise ConnectorError(msg, connector=self.name) from None
-        return RemoteList(exists=True, size=len(members), members=members if full else None)
+        return RemoteList(exists=True, size=len(members), members=members)
 
     def _read_members(self, f: Any, rel: str) -> list[RemoteMember]:
         """Rows of a list file, emails normalized as the ledger keeps them; blank lines skipped."""
