@@ -13,6 +13,8 @@ from pressure_sdk.testing import ContractHarness, connector_contract
 class BrevoHarness(ContractHarness):
     connector_cls = BrevoConnector
     push_path: ClassVar[str | None] = "/contacts/lists"
+    inspects_lists: ClassVar[bool] = True
+    has_audience: ClassVar[bool] = True
 
     def start(self) -> None:
         self.sandbox = BrevoSandbox(limits=GENEROUS_LIMITS, import_polls=1).start()
@@ -62,6 +64,10 @@ class BrevoHarness(ContractHarness):
 
     def members(self, list_name: str) -> set[str]:
         return self.sb.list_members(list_name)
+
+    def add_audience(self, emails: list[str], at: int | None = None) -> None:
+        for email in emails:
+            self.sb.add_contact(email, at=at)
 
     def push_requests(self) -> int:
         # only the add/remove calls: the list lookup is not a push

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +16,10 @@ from pressure_connector_brevo import BrevoConnector
 from pressure_connector_brevo.connector import bucket_of
 
 from pressure_sdk.config import ListConfig, parse_config
-from pressure_sdk.errors import AuthError, PermanentAPIError, RateLimitError, TransientAPIError
+from pressure_sdk.connectors.base import RemoteList, RemoteMember
+from pressure_sdk.errors import AuthError, PayloadError, PermanentAPIError, RateLimitError, TransientAPIError
 from pressure_sdk.ledger.store import Member
-from pressure_sdk.models import Engagement, Touch
+from pressure_sdk.models import ContactUpdate, Engagement, Touch
 
 BASE = "https://api.brevo.test/v3"
 KEY = "xkeysib-0123456789abcdef-requests-test"
@@ -566,3 +568,303 @@ def test_missing_credential_names_the_variable(tmp_path: Path, monkeypatch: pyte
     monkeypatch.delenv(ENV)
     with pytest.raises(AuthError, match=ENV):
         c.check()
+
+
+# -- audience: GET /contacts --------------------------------------------------------------------------
+
+#: query parameters of each operation in swagger_definition_v3.yml, with ``limit``'s maximum and ``sort``'s enum
+SPEC_QUERY: dict[str, dict[str, Any]] = {
+    # getContacts
+    "/contacts": {
+        "limit": 1000,
+        "offset": None,
+        "modifiedSince": None,
+        "createdSince": None,
+        "sort": ("asc", "desc"),
+        "segmentId": None,
+        "listIds": None,
+        "filter": None,
+    },
+    # getLists
+    "/contacts/lists": {"limit": 50, "offset": None, "sort": ("asc", "desc")},
+    # getContactsFromList
+    "/contacts/lists/{listId}/contacts": {"limit": 500, "offset": None, "modifiedSince": None, "sort": ("asc", "desc")},
+}
+#: the spec's date-time format for ``modifiedSince``: YYYY-MM-DDTHH:mm:ss.SSSZ
+SPEC_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def spec_query(call: Any, operation: str) -> dict[str, list[str]]:
+    """The call's query, after checking it is a GET on ``operation`` with parameters the spec defines."""
+    assert call.request.method == "GET"
+    pattern = "^/v3" + re.sub(r"\{[^}]+\}", r"\\d+", operation) + "$"
+    assert re.match(pattern, urlsplit(call.request.url).path), call.request.url
+    q = query(call)
+    allowed = SPEC_QUERY[operation]
+    assert set(q) <= set(allowed), set(q) - set(allowed)
+    if "limit" in q:
+        assert 1 <= int(q["limit"][0]) <= allowed["limit"]
+    if "sort" in q:
+        assert q["sort"][0] in allowed["sort"]
+    if "modifiedSince" in q:
+        assert SPEC_DATE_TIME.match(q["modifiedSince"][0]), q["modifiedSince"]
+    return q
+
+
+def contact(cid: int, email: str | None, modified: str, *, blacklisted: bool = False) -> dict[str, Any]:
+    """One ``getContactDetails`` object, with the fields the spec requires."""
+    row: dict[str, Any] = {
+        "id": cid,
+        "emailBlacklisted": blacklisted,
+        "smsBlacklisted": False,
+        "createdAt": "2025-01-01T00:00:00Z",
+        "modifiedAt": modified,
+        "listIds": [],
+        "attributes": {},
+    }
+    if email is not None:
+        row["email"] = email
+    return row
+
+
+def epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def test_first_audience_pull_reads_every_contact_to_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch, contacts_page_size=2)
+    url = f"{BASE}/contacts"
+    rsps.get(
+        url,
+        json={
+            "contacts": [
+                contact(1, " One@Example.com", "2026-03-01T10:00:00Z"),
+                contact(2, "two@example.com", "2026-03-02T11:00:00.000+01:00", blacklisted=True),
+            ],
+            "count": 5,
+        },
+    )
+    # an SMS-only contact: no email at all, or Brevo's placeholder address
+    rsps.get(
+        url,
+        json={
+            "contacts": [contact(3, None, "2026-03-03T00:00:00Z"), contact(4, "33612345678@mailin-sms.com", "x")],
+            "count": 5,
+        },
+    )
+    rsps.get(url, json={"contacts": [contact(5, "five@example.com", "2026-03-05T00:00:00Z")], "count": 5})
+    batches = list(c.pull_audience(None))
+    queries = [spec_query(call, "/contacts") for call in rsps.calls]
+    assert queries == [
+        {"limit": ["2"], "offset": ["0"], "sort": ["asc"]},
+        {"limit": ["2"], "offset": ["2"], "sort": ["asc"]},
+        {"limit": ["2"], "offset": ["4"], "sort": ["asc"]},
+    ]
+    assert [u for b in batches for u in b.contacts] == [
+        ContactUpdate("one@example.com", external_id="1", status="subscribed", status_at=epoch("2026-03-01T10:00:00Z")),
+        ContactUpdate(
+            "two@example.com", external_id="2", status="unsubscribed", status_at=epoch("2026-03-02T10:00:00Z")
+        ),
+        ContactUpdate(
+            "five@example.com", external_id="5", status="subscribed", status_at=epoch("2026-03-05T00:00:00Z")
+        ),
+    ]
+    assert all(u.channel == "email" for b in batches for u in b.contacts)
+    # each page carries the pass so far; the watermark (the pass's start) only comes once all is read
+    started = "2026-03-10T12:00:00Z"
+    assert [b.state for b in batches] == [
+        {"since": None, "started": started, "offset": 2},
+        {"since": None, "started": started, "offset": 4},
+        {"since": None, "started": started, "offset": 5},
+        {"watermark": started},
+    ]
+    assert batches[-1].contacts == []
+
+
+def test_audience_paging_stops_once_count_contacts_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch, contacts_page_size=2)
+    page = [contact(1, "a@x.com", "2026-03-01T00:00:00Z"), contact(2, "b@x.com", "2026-03-01T00:00:00Z")]
+    rsps.get(f"{BASE}/contacts", json={"contacts": page, "count": 4})
+    rsps.get(f"{BASE}/contacts", json={"contacts": page, "count": 4})
+    # no third request: responses would refuse it
+    batches = list(c.pull_audience(None))
+    assert len(rsps.calls) == 2 and sum(len(b.contacts) for b in batches) == 4
+
+
+def test_audience_leaves_out_addresses_the_ledger_would_refuse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = make(tmp_path, monkeypatch)
+    odd = [contact(1, "root@localhost", "2026-03-01T00:00:00Z"), contact(2, "  ", "2026-03-01T00:00:00Z")]
+    rsps.get(f"{BASE}/contacts", json={"contacts": [*odd, contact(3, "ok@x.com", "2026-03-01T00:00:00Z")]})
+    with caplog.at_level("WARNING", logger="pressure_connector_brevo"):
+        got = [u.email for b in c.pull_audience(None) for u in b.contacts]
+    assert got == ["ok@x.com"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "brevo: contact 1 has an email the ledger cannot take; left out"
+    ]
+
+
+@pytest.mark.parametrize(("overlap", "since"), [(None, "2026-03-09T07:50:00.000Z"), (60, "2026-03-09T07:00:00.000Z")])
+def test_incremental_audience_pull_asks_modified_since_the_watermark_minus_the_overlap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock, overlap: int | None, since: str
+) -> None:
+    settings = {} if overlap is None else {"audience_overlap_minutes": overlap}
+    c = make(tmp_path, monkeypatch, **settings)
+    rsps.get(f"{BASE}/contacts", json={"contacts": [contact(9, "n@x.com", "2026-03-09T09:00:00Z")], "count": 1})
+    batches = list(c.pull_audience({"watermark": "2026-03-09T08:00:00Z"}))
+    assert spec_query(rsps.calls[0], "/contacts") == {
+        "limit": ["1000"],
+        "offset": ["0"],
+        "sort": ["asc"],
+        "modifiedSince": [since],
+    }
+    assert [u.email for b in batches for u in b.contacts] == ["n@x.com"]
+    assert [b.state for b in batches] == [
+        {"since": "2026-03-09T08:00:00Z", "started": "2026-03-10T12:00:00Z", "offset": 1},
+        {"watermark": "2026-03-10T12:00:00Z"},
+    ]
+
+
+def test_a_killed_audience_pass_resumes_at_its_offset_and_keeps_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch, contacts_page_size=3)
+    rsps.get(f"{BASE}/contacts", json={"contacts": [contact(7, "s@x.com", "2026-03-10T10:00:00Z")], "count": 5})
+    state = {"since": "2026-03-09T08:00:00Z", "started": "2026-03-10T11:00:00Z", "offset": 4}
+    batches = list(c.pull_audience(state))
+    q = spec_query(rsps.calls[0], "/contacts")
+    assert q["offset"] == ["4"] and q["modifiedSince"] == ["2026-03-09T07:50:00.000Z"]
+    # the watermark is when the pass began, not now: what changed during it is read again next time
+    assert batches[-1].state == {"watermark": "2026-03-10T11:00:00Z"}
+    # a first pass killed midway resumes without modifiedSince
+    rsps.get(f"{BASE}/contacts", json={"contacts": [], "count": 3})
+    list(c.pull_audience({"since": None, "started": "2026-03-10T11:00:00Z", "offset": 3}))
+    assert "modifiedSince" not in spec_query(rsps.calls[1], "/contacts")
+
+
+def test_a_failed_audience_page_keeps_the_state_of_the_pages_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock, recorded_sleeps: list[float]
+) -> None:
+    c = make(tmp_path, monkeypatch, contacts_page_size=1)
+    rsps.get(f"{BASE}/contacts", json={"contacts": [contact(1, "a@x.com", "2026-03-01T00:00:00Z")], "count": 3})
+    for _ in range(5):
+        rsps.get(f"{BASE}/contacts", status=503, json={"code": "internal_error", "message": "try later"})
+    seen = []
+    with pytest.raises(TransientAPIError):
+        for batch in c.pull_audience({"watermark": "2026-03-01T00:00:00Z"}):
+            seen.append(batch.state)
+    assert seen == [{"since": "2026-03-01T00:00:00Z", "started": "2026-03-10T12:00:00Z", "offset": 1}]
+
+
+def test_audience_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock) -> None:
+    c = make(tmp_path, monkeypatch)
+    rsps.get(f"{BASE}/contacts", status=401, json={"code": "unauthorized", "message": "Key not found"})
+    with pytest.raises(AuthError) as err:
+        list(c.pull_audience(None))
+    assert "velo-brevo" in str(err.value) and ENV in str(err.value) and KEY not in str(err.value)
+    rsps.get(f"{BASE}/contacts", status=400, json={"code": "invalid_parameter", "message": "modifiedSince is invalid"})
+    with pytest.raises(PermanentAPIError, match="modifiedSince is invalid"):
+        list(c.pull_audience({"watermark": "2026-03-09T08:00:00Z"}))
+    # modifiedAt is required by the spec: without it the status has no date, and the pull says so
+    rsps.get(f"{BASE}/contacts", json={"contacts": [{"id": 1, "email": "a@x.com", "emailBlacklisted": False}]})
+    with pytest.raises(PayloadError, match="modifiedAt"):
+        list(c.pull_audience(None))
+
+
+# -- list inspection ---------------------------------------------------------------------------------
+
+
+def lst(list_id: int, name: str, total: int = 0, blocked: int = 0) -> dict[str, Any]:
+    """One ``getLists`` item; ``uniqueSubscribers`` adds up as in the spec's examples."""
+    return {
+        "id": list_id,
+        "name": name,
+        "folderId": 1,
+        "totalSubscribers": total,
+        "totalBlacklisted": blocked,
+        "uniqueSubscribers": total + blocked,
+    }
+
+
+def test_inspect_a_missing_list_does_not_create_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch)
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [lst(3, "other", 10)], "count": 1})
+    assert c.inspect_list(LIST) == RemoteList(exists=False)
+    assert spec_query(rsps.calls[0], "/contacts/lists") == {"limit": ["50"], "offset": ["0"], "sort": ["asc"]}
+    assert len(rsps.calls) == 1  # no folder, no POST /contacts/lists
+
+
+def test_inspect_finds_the_list_by_name_with_its_size_and_stops_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch, lists_page_size=1)
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [lst(3, "other", 10)], "count": 3})
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [lst(7, LIST.name, total=3, blocked=2)], "count": 3})
+    # the third page is never asked for (responses would refuse it)
+    found = c.inspect_list(LIST)
+    assert found == RemoteList(exists=True, size=5, members=None)  # blocklisted members are members too
+    assert [spec_query(call, "/contacts/lists")["offset"] for call in rsps.calls] == [["0"], ["1"]]
+
+
+def test_inspect_full_pages_the_members(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch, members_page_size=2)
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [lst(7, LIST.name, total=3)], "count": 1})
+    url = f"{BASE}/contacts/lists/7/contacts"
+    two = [contact(45, "Alex.Pain@example.com", "2026-03-01T00:00:00Z"), contact(32, "j@example.com", "x")]
+    rsps.get(url, json={"contacts": two, "count": 3})
+    rsps.get(url, json={"contacts": [contact(65, "33612345678@mailin-sms.com", "x")], "count": 3})
+    found = c.inspect_list(LIST, full=True)
+    assert found is not None and found.exists and found.size == 3
+    assert found.members == [
+        RemoteMember("alex.pain@example.com", "45"),
+        RemoteMember("j@example.com", "32"),
+        RemoteMember(None, "65"),  # a member without a mailbox is still a member
+    ]
+    member_calls = rsps.calls[1:]
+    assert [spec_query(call, "/contacts/lists/{listId}/contacts") for call in member_calls] == [
+        {"limit": ["2"], "offset": ["0"], "sort": ["asc"]},
+        {"limit": ["2"], "offset": ["2"], "sort": ["asc"]},
+    ]
+
+
+def test_a_list_found_deleted_is_created_again_by_the_next_push(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch, folder_id=9)
+    one, two = members(1), members(1, start=2)
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [lst(7, LIST.name)], "count": 1})
+    rsps.post(f"{BASE}/contacts/lists/7/contacts/add", status=201, json=add_reply([one[0].email]))
+    list(c.push(LIST, one, [], one))
+    # deleted by hand: inspection says so, and the push after it does not write to the old id
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [], "count": 0})
+    assert c.inspect_list(LIST) == RemoteList(exists=False)
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [], "count": 0})
+    rsps.post(f"{BASE}/contacts/lists", status=201, json={"id": 8})
+    rsps.post(f"{BASE}/contacts/lists/8/contacts/add", status=201, json=add_reply([two[0].email]))
+    assert [b.added for b in c.push(LIST, two, [], two)] == [[2]]
+    assert body(rsps.calls[-2]) == {"name": LIST.name, "folderId": 9}
+
+
+def test_inspect_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock) -> None:
+    c = make(tmp_path, monkeypatch)
+    rsps.get(f"{BASE}/contacts/lists", status=401, json={"code": "unauthorized", "message": "Key not found"})
+    with pytest.raises(AuthError) as err:
+        c.inspect_list(LIST)
+    assert "velo-brevo" in str(err.value) and KEY not in str(err.value)
+    rsps.get(f"{BASE}/contacts/lists", json={"lists": [lst(7, LIST.name, total=1)], "count": 1})
+    rsps.get(
+        f"{BASE}/contacts/lists/7/contacts",
+        status=404,
+        json={"code": "document_not_found", "message": "List ID does not exist"},
+    )
+    with pytest.raises(PermanentAPIError, match="List ID does not exist"):
+        c.inspect_list(LIST, full=True)

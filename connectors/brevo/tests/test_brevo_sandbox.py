@@ -143,3 +143,57 @@ def test_seed_from_demo_exports_is_deterministic() -> None:
     }
     kinds = {e.kind for evs in a.campaign_events.values() for e in evs}
     assert {"messagesSent", "opened", "clicked"} <= kinds
+
+
+def test_contacts_modified_since_and_modified_at_moving(sandbox: BrevoSandbox) -> None:
+    t = 1_772_000_000  # 2026-02-25T06:13:20Z
+    clock = [t]
+    sandbox.clock = lambda: clock[0]
+    sandbox.add_contact("old@x.com", at=t - 3600)
+    sandbox.add_contact("new@x.com", at=t)
+    list_id = sandbox.add_list("sup")
+    since = {"modifiedSince": "2026-02-25T06:00:00.000Z", "sort": "asc"}
+    r = call(sandbox, "GET", "/contacts", params=since)
+    assert [c["email"] for c in r.json()["contacts"]] == ["new@x.com"] and r.json()["count"] == 1
+    # a list addition moves modifiedAt, as does blocklisting
+    clock[0] = t + 60
+    call(sandbox, "POST", f"/contacts/lists/{list_id}/contacts/add", json={"emails": ["old@x.com"]})
+    old = call(sandbox, "GET", "/contacts/old%40x.com").json()
+    assert old["modifiedAt"] == "2026-02-25T06:14:20Z" and old["listIds"] == [list_id]
+    r = call(sandbox, "GET", "/contacts", params=since)
+    assert [c["email"] for c in r.json()["contacts"]] == ["old@x.com", "new@x.com"]  # still creation order
+    sandbox.modify_contact("new@x.com", blacklisted=True, at=t + 120)
+    later = call(sandbox, "GET", "/contacts", params={"modifiedSince": "2026-02-25T07:14:30+01:00"}).json()
+    assert [(c["email"], c["emailBlacklisted"]) for c in later["contacts"]] == [("new@x.com", True)]
+    bad = call(sandbox, "GET", "/contacts", params={"modifiedSince": "yesterday"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_parameter"
+
+
+def test_list_counts_hand_edits_and_deletion(sandbox: BrevoSandbox) -> None:
+    list_id = sandbox.add_list("sup")
+    sandbox.add_list("other")
+    sandbox.edit_list("sup", add=("a@x.com", "b@x.com", "c@x.com"))
+    sandbox.modify_contact("c@x.com", blacklisted=True)
+    sandbox.edit_list("sup", remove=("b@x.com",))
+    found = {item["name"]: item for item in call(sandbox, "GET", "/contacts/lists").json()["lists"]}
+    # the spec's examples: uniqueSubscribers = totalSubscribers (not blocklisted) + totalBlacklisted
+    assert {k: found["sup"][k] for k in ("totalSubscribers", "totalBlacklisted", "uniqueSubscribers")} == {
+        "totalSubscribers": 1,
+        "totalBlacklisted": 1,
+        "uniqueSubscribers": 2,
+    }
+    assert found["other"]["uniqueSubscribers"] == 0
+    assert sandbox.list_members("sup") == {"a@x.com", "c@x.com"}
+    members = call(sandbox, "GET", f"/contacts/lists/{list_id}/contacts", params={"sort": "asc"}).json()
+    assert [c["email"] for c in members["contacts"]] == ["a@x.com", "c@x.com"] and members["count"] == 2
+    r = call(sandbox, "DELETE", f"/contacts/lists/{list_id}")
+    assert r.status_code == 204 and not r.content
+    assert call(sandbox, "DELETE", f"/contacts/lists/{list_id}").status_code == 404
+    assert call(sandbox, "GET", f"/contacts/lists/{list_id}/contacts").status_code == 404
+    assert [item["name"] for item in call(sandbox, "GET", "/contacts/lists").json()["lists"]] == ["other"]
+    assert call(sandbox, "GET", "/contacts/a%40x.com").json()["listIds"] == []
+    sandbox.add_list("gone")
+    sandbox.delete_list("gone")  # by hand, as in Brevo's app
+    assert "gone" not in {lst["name"] for lst in sandbox.lists.values()}
+    with pytest.raises(KeyError):
+        sandbox.edit_list("gone", add=("a@x.com",))

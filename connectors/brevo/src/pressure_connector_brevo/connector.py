@@ -16,14 +16,15 @@ from urllib.parse import quote
 import requests
 
 from pressure_sdk.config import ListConfig
-from pressure_sdk.connectors.base import PushBatch
+from pressure_sdk.connectors.base import PushBatch, RemoteList, RemoteMember
 from pressure_sdk.connectors.http import HttpConnector
-from pressure_sdk.errors import AuthError, ConnectorError, PayloadError
+from pressure_sdk.errors import AuthError, ConnectorError, InvalidValueError, PayloadError
 from pressure_sdk.http import ApiKeyHeader, Auth, HeaderPacer, OffsetPaginator
 from pressure_sdk.http import client as http_client
 from pressure_sdk.http.client import json_object
 from pressure_sdk.ledger.store import Member
-from pressure_sdk.models import Batch, Engagement, Touch, normalize_email
+from pressure_sdk.models import Batch, ContactUpdate, Engagement, Touch, normalize_email
+from pressure_sdk.validate import check_email
 
 from .settings import BrevoSettings
 
@@ -38,6 +39,9 @@ MAX_RANGE_DAYS = 90
 LIST_BATCH = 150
 #: emails per import call: far below the 8 MB the spec recommends for ``jsonBody``
 IMPORT_CHUNK = 50_000
+#: the address Brevo gives a contact created with an SMS number only (spec getContacts example
+#: ``33058407248@mailin-sms.com``): a placeholder, not a mailbox
+SMS_PLACEHOLDER_DOMAIN = "@mailin-sms.com"
 
 #: ``GET /smtp/statistics/events`` event → ledger type; ``requests`` (a send) becomes a Touch.
 #: Ignored: bounces (the sum of hard and soft, which are both read), invalid, deferred (retried
@@ -244,7 +248,7 @@ class BrevoConnector(HttpConnector):
                     if at is not None and (latest is None or at > latest):
                         latest = at
                 # the watermark is the newest event of the pages read so far, never the window's end
-                yield batch, _iso(latest)
+                yield batch, None if latest is None else _iso(latest)
             # the whole window is read: everything up to its end (or now) is covered
             covered = int(min(now, datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC).timestamp()))
             latest = covered if latest is None else max(latest, covered)
@@ -297,21 +301,33 @@ class BrevoConnector(HttpConnector):
             start, offset = self._start_day(until.isoformat(), today), 0
             until = min(today, start + timedelta(days=MAX_RANGE_DAYS))
 
+    def _contact_pages(
+        self, params: dict[str, Any], offset: int
+    ) -> Iterator[tuple[list[tuple[dict[str, Any], str]], int]]:
+        """``GET /contacts`` (getContacts) in creation order from ``offset``, ``contacts_page_size`` a page.
+
+        Yields each page's contacts that have an email (with that email normalized) and the
+        offset read up to. ``sort=asc`` is creation order, so contacts created meanwhile land
+        after the offset; paging stops on a short page or once ``count`` contacts are read.
+        """
+        pages = self.client.paginate(
+            "/contacts",
+            OffsetPaginator(self.settings.contacts_page_size, total_path=("count",)),
+            items=("contacts",),
+            params={**params, "sort": "asc", "offset": offset},
+        )
+        for page in pages:
+            rows = [(c, email) for c in page.items if (email := _email_of(c)) is not None and c.get("id") is not None]
+            yield rows, int(page.params.get("offset", 0)) + len(page.items)
+
     def _campaign_pass(self, start: date, until: date, offset: int) -> Iterator[tuple[Batch, int]]:
-        params: dict[str, Any] = {"sort": "asc", "offset": offset}
+        params: dict[str, Any] = {}
         if self.settings.campaign_list_ids:
             params["listIds"] = list(self.settings.campaign_list_ids)
         window = {"startDate": start.isoformat(), "endDate": until.isoformat()}
-        # GET /contacts: sort=asc is creation order, so contacts created meanwhile land after the offset
-        pages = self.client.paginate(
-            "/contacts", OffsetPaginator(self.settings.contacts_page_size), items=("contacts",), params=params
-        )
-        for page in pages:
+        for rows, done_to in self._contact_pages(params, offset):
             batch = Batch()
-            for contact in page.items:
-                if not isinstance(contact, dict) or not contact.get("email") or contact.get("id") is None:
-                    continue  # a contact without email (SMS only) has no email campaign stats
-                email = normalize_email(str(contact["email"]))
+            for contact, email in rows:  # a contact without email (SMS only) has no email campaign stats
                 # GET /contacts/{identifier}/campaignStats: the id avoids URL-encoding the email
                 response = self.client.request(
                     "GET", f"/contacts/{quote(str(contact['id']))}/campaignStats", params=window, accept=(404,)
@@ -319,7 +335,7 @@ class BrevoConnector(HttpConnector):
                 if response.status_code == 404:  # deleted since the page was read
                     continue
                 self._campaign_events(email, self.client.decode(response) or {}, batch)
-            yield batch, int(page.params.get("offset", 0)) + len(page.items)
+            yield batch, done_to
 
     def _campaign_events(self, email: str, stats: dict[str, Any], batch: Batch) -> None:
         where = "GET /contacts/{identifier}/campaignStats"
@@ -351,6 +367,45 @@ class BrevoConnector(HttpConnector):
                 batch.engagements.append(
                     Engagement(event_id("mk", email, cid, key, stamp), email, "unsubscribe", at, "email")
                 )
+
+    # -- audience -------------------------------------------------------------------------------
+
+    def pull_audience(self, state: dict[str, Any] | None) -> Iterator[Batch]:
+        """Every contact with an email, from ``GET /contacts``; with a watermark, those modified since.
+
+        A pass keeps, in each batch's state, the watermark it reads from (``since``), the time
+        it started and the offset of contacts done, so a killed run resumes the same pass.
+        Once the pass is read to the end, the watermark becomes the time it started: a contact
+        modified during the pass is read again by the next one. ``modifiedSince`` goes back
+        ``audience_overlap_minutes`` before the watermark, for clock skew and late changes.
+        """
+        try:
+            yield from self._pull_audience(state)
+        except AuthError as exc:
+            raise self._named(exc) from None
+
+    def _pull_audience(self, state: dict[str, Any] | None) -> Iterator[Batch]:
+        state = dict(state or {})
+        if "started" in state:  # a pass in progress
+            since, started, offset = state.get("since"), str(state["started"]), int(state["offset"])
+        else:
+            since, started, offset = state.get("watermark"), _iso(self.now()), 0
+        params: dict[str, Any] = {}
+        if since:
+            cut = parse_time(since, "the audience watermark") - 60 * self.settings.audience_overlap_minutes
+            params["modifiedSince"] = _brevo_time(cut)
+        for rows, done_to in self._contact_pages(params, offset):
+            contacts = [self._audience_row(contact, email) for contact, email in rows]
+            yield Batch(contacts=contacts, state={"since": since, "started": started, "offset": done_to})
+        yield Batch(state={"watermark": started})
+
+    @staticmethod
+    def _audience_row(contact: dict[str, Any], email: str) -> ContactUpdate:
+        # getContactDetails: emailBlacklisted is the contact's opt-out of email campaigns;
+        # modifiedAt is the only date Brevo gives for it
+        at = parse_time(contact.get("modifiedAt"), "GET /contacts modifiedAt")
+        status = "unsubscribed" if contact.get("emailBlacklisted") is True else "subscribed"
+        return ContactUpdate(email, external_id=str(contact["id"]), status=status, status_at=at, channel="email")
 
     # -- push -----------------------------------------------------------------------------------
 
@@ -469,18 +524,9 @@ class BrevoConnector(HttpConnector):
         """Read the list's members modified since the import started: those are the contacts it created."""
         want = {normalize_email(m.email): m for m in chunk}
         found: dict[str, str] = {}
-        params = {"modifiedSince": since.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "sort": "asc"}
-        pages = self.client.paginate(
-            f"/contacts/lists/{list_id}/contacts",
-            OffsetPaginator(self.settings.members_page_size),
-            items=("contacts",),
-            params=params,
-        )
-        for page in pages:
-            for c in page.items:
-                email = normalize_email(str(c.get("email") or "")) if isinstance(c, dict) else ""
-                if email in want:
-                    found[email] = str(c.get("id", ""))
+        for member in self._members(list_id, {"modifiedSince": _brevo_time(since.timestamp())}):
+            if member.email in want:
+                found[member.email] = member.external_id or ""
         batch = PushBatch()
         for email, m in want.items():
             if email in found:
@@ -493,9 +539,8 @@ class BrevoConnector(HttpConnector):
 
     # -- lists ----------------------------------------------------------------------------------
 
-    def _all_lists(self) -> dict[str, int]:
-        """Every contact list by name (``GET /contacts/lists``, 50 a page, the spec's maximum)."""
-        found: dict[str, int] = {}
+    def _lists(self) -> Iterator[dict[str, Any]]:
+        """Every contact list, oldest first (``GET /contacts/lists``, 50 a page, the spec's maximum)."""
         pages = self.client.paginate(
             "/contacts/lists",
             OffsetPaginator(self.settings.lists_page_size, total_path=("count",)),
@@ -505,14 +550,47 @@ class BrevoConnector(HttpConnector):
         for page in pages:
             for item in page.items:
                 if isinstance(item, dict) and "name" in item and "id" in item:
-                    found.setdefault(str(item["name"]), int(item["id"]))
+                    yield item
+
+    def _all_lists(self) -> dict[str, int]:
+        """Every contact list's id by name (the oldest of two lists with one name)."""
+        found: dict[str, int] = {}
+        for item in self._lists():
+            found.setdefault(str(item["name"]), int(item["id"]))
         return found
+
+    def _find_list(self, name: str) -> dict[str, Any] | None:
+        """The list called ``name`` as ``GET /contacts/lists`` gives it (getList), or None; never creates it.
+
+        The lookup stops at the first match: the oldest list of that name, as ``_all_lists`` picks.
+        """
+        found = next((item for item in self._lists() if str(item["name"]) == name), None)
+        if found is None:
+            self._list_ids.pop(name, None)  # gone (deleted by hand): the next push creates it again
+        else:
+            self._list_ids[name] = int(found["id"])
+        return found
+
+    def _members(self, list_id: int, params: dict[str, Any]) -> Iterator[RemoteMember]:
+        """``GET /contacts/lists/{listId}/contacts`` (getContactsFromList), oldest first, 500 a page."""
+        pages = self.client.paginate(
+            f"/contacts/lists/{list_id}/contacts",
+            OffsetPaginator(self.settings.members_page_size, total_path=("count",)),
+            items=("contacts",),
+            params={**params, "sort": "asc"},
+        )
+        for page in pages:
+            for item in page.items:
+                if isinstance(item, dict):
+                    cid = item.get("id")
+                    yield RemoteMember(_email_of(item), None if cid is None else str(cid))
 
     def _list_id(self, name: str) -> int:
         """The id of the list called ``name``; created (with its folder) if missing."""
         if name in self._list_ids:
             return self._list_ids[name]
-        found = self._all_lists().get(name)
+        listed = self._find_list(name)
+        found = None if listed is None else int(listed["id"])
         if found is None:
             # POST /contacts/lists: createList requires name and folderId → 201 createModel {id}
             body = {"name": name, "folderId": self._folder_id()}
@@ -523,6 +601,26 @@ class BrevoConnector(HttpConnector):
             log.info("%s: created contact list %r (id %d)", self.name, name, found)
         self._list_ids[name] = found
         return found
+
+    def inspect_list(self, lst: ListConfig, *, full: bool = False) -> RemoteList | None:
+        """The list as Brevo holds it now, found by name and never created (DESIGN §6.5).
+
+        ``size`` is the list's ``uniqueSubscribers``: by the spec's examples, the members that
+        are not blocklisted (``totalSubscribers``) plus those that are (``totalBlacklisted``),
+        which is what ``GET /contacts/lists/{listId}/contacts`` lists. ``full`` reads every
+        member too. A list found missing is created again by the next push.
+        """
+        try:
+            found = self._find_list(lst.name)
+            if found is None:
+                return RemoteList(exists=False)
+            size = found.get("uniqueSubscribers")
+            remote = RemoteList(exists=True, size=size if isinstance(size, int) else None)
+            if full:
+                remote.members = list(self._members(int(found["id"]), {}))
+            return remote
+        except AuthError as exc:
+            raise self._named(exc) from None
 
     def _folder_id(self) -> int:
         if self.settings.folder_id is not None:
@@ -549,8 +647,32 @@ class BrevoConnector(HttpConnector):
         return int(payload["id"])
 
 
-def _iso(epoch: int | None) -> str | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _iso(epoch: float) -> str:
+    """A watermark: the UTC date-time of ``epoch``, to the second."""
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _brevo_time(epoch: float) -> str:
+    """A ``modifiedSince`` value in the spec's format, ``YYYY-MM-DDTHH:mm:ss.SSSZ`` (UTC)."""
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _email_of(contact: Any) -> str | None:
+    """A contact's normalized email; None for a contact without one (SMS only, or Brevo's SMS placeholder).
+
+    An address the ledger would refuse is left out too, with a warning: one odd contact must
+    not fail every pull of the account.
+    """
+    if not isinstance(contact, dict):
+        return None
+    raw = contact.get("email")
+    if not isinstance(raw, str) or not raw.strip() or normalize_email(raw).endswith(SMS_PLACEHOLDER_DOMAIN):
+        return None
+    try:
+        return check_email(raw)
+    except InvalidValueError:
+        log.warning("brevo: contact %s has an email the ledger cannot take; left out", contact.get("id"))
+        return None
 
 
 def _chunks(items: Sequence[Member], size: int) -> Iterable[Sequence[Member]]:

@@ -1,10 +1,11 @@
 """A stateful local Brevo: the API subset the connector uses, as ``swagger_definition_v3.yml`` describes it.
 
 Contacts, contact lists and folders, transactional events, campaign events per contact and
-import processes live in memory. Parameters are checked against the spec's limits (400
-``out_of_range``), errors use the spec's ``errorModel`` body ``{code, message}``, the key
-travels in the ``api-key`` header, and each rate-limit bucket answers 429 with the
-``x-sib-ratelimit-*`` headers once its budget is spent.
+import processes live in memory. A contact's ``modifiedAt`` moves whenever it changes (list
+membership, blocklisting, an import), and ``modifiedSince`` filters on it. Parameters are
+checked against the spec's limits (400 ``out_of_range``), errors use the spec's
+``errorModel`` body ``{code, message}``, the key travels in the ``api-key`` header, and each
+rate-limit bucket answers 429 with the ``x-sib-ratelimit-*`` headers once its budget is spent.
 """
 
 from __future__ import annotations
@@ -177,18 +178,59 @@ class BrevoSandbox(Sandbox):
     # -- test helpers -----------------------------------------------------------------------
 
     def add_contact(self, email: str, *, lists: tuple[int, ...] = (), at: float | None = None) -> int:
-        """Create (or find) a contact; returns its id."""
+        """Create (or find) a contact; returns its id. ``at`` is its creation (and modification) time."""
         email = email.strip().lower()
         with self.lock:
+            now = self.clock() if at is None else at
             if email in self.by_email:
                 contact = self.contacts[self.by_email[email]]
+                if not set(lists) <= contact.list_ids:
+                    contact.modified = now
             else:
-                now = self.clock() if at is None else at
                 contact = Contact(self._next("contact"), email, created=now, modified=now)
                 self.contacts[contact.id] = contact
                 self.by_email[email] = contact.id
             contact.list_ids.update(lists)
             return contact.id
+
+    def modify_contact(self, email: str, *, blacklisted: bool | None = None, at: float | None = None) -> None:
+        """Change a contact as someone would in Brevo's app: its ``modifiedAt`` moves to ``at`` (now by default).
+
+        ``blacklisted`` sets ``emailBlacklisted``; without it, the change is one to an attribute.
+        """
+        with self.lock:
+            contact = self.contacts[self.by_email[email.strip().lower()]]
+            if blacklisted is not None:
+                contact.blacklisted = blacklisted
+            contact.modified = self.clock() if at is None else at
+
+    def edit_list(self, name: str, *, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> None:
+        """Change a list's members by hand, as in Brevo's app (unknown emails in ``add`` become contacts)."""
+        with self.lock:
+            list_id = self._list_named(name)
+            for email in add:
+                self.add_contact(email, lists=(list_id,))
+            for email in remove:
+                contact = self.contacts.get(self.by_email.get(email.strip().lower(), -1))
+                if contact is not None and list_id in contact.list_ids:
+                    contact.list_ids.discard(list_id)
+                    contact.modified = self.clock()
+
+    def delete_list(self, name: str) -> None:
+        """Delete the list called ``name`` by hand; its contacts stay, without it."""
+        with self.lock:
+            self._drop_list(self._list_named(name))
+
+    def _list_named(self, name: str) -> int:
+        found = [i for i, lst in self.lists.items() if lst["name"] == name]
+        if not found:
+            raise KeyError(f"no list called {name!r}")
+        return found[0]
+
+    def _drop_list(self, list_id: int) -> None:
+        del self.lists[list_id]
+        for contact in self.contacts.values():
+            contact.list_ids.discard(list_id)
 
     def add_list(self, name: str, folder_id: int | None = None) -> int:
         with self.lock:
@@ -344,6 +386,20 @@ class BrevoSandbox(Sandbox):
         offset = self._int(request, "offset", 0)
         return items[offset : offset + limit]
 
+    @staticmethod
+    def _since(request: SandboxRequest) -> float | None:
+        """``modifiedSince`` as epoch seconds (the spec's ``YYYY-MM-DDTHH:mm:ss.SSSZ``, offsets allowed)."""
+        since = request.arg("modifiedSince")
+        if since is None:
+            return None
+        try:
+            dt = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadRequest("modifiedSince is not a date-time", code="invalid_parameter") from None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return dt.timestamp()
+
     def _contact(self, identifier: str) -> Contact:
         key = identifier.strip().lower()
         cid = int(key) if key.isdigit() else self.by_email.get(key)
@@ -394,6 +450,9 @@ class BrevoSandbox(Sandbox):
         list_ids = [int(v) for raw in request.query.get("listIds", []) for v in raw.split(",") if v.strip()]
         if list_ids:
             contacts = [c for c in contacts if c.list_ids & set(list_ids)]
+        cut = self._since(request)
+        if cut is not None:
+            contacts = [c for c in contacts if c.modified >= cut]
         contacts = self._sorted(contacts, request)
         page = self._page(contacts, request, 50, 1000)
         return Reply(200, {"contacts": [c.as_json() for c in page], "count": len(contacts)})
@@ -472,9 +531,14 @@ class BrevoSandbox(Sandbox):
         lists = []
         for lst in self.lists.values():
             members = [c for c in self.contacts.values() if lst["id"] in c.list_ids]
-            lists.append(
-                {**lst, "totalSubscribers": len(members), "totalBlacklisted": 0, "uniqueSubscribers": len(members)}
-            )
+            blocked = sum(1 for c in members if c.blacklisted)
+            # as the spec's getLists examples add up: unique = total (not blocklisted) + blocklisted
+            counts = {
+                "totalSubscribers": len(members) - blocked,
+                "totalBlacklisted": blocked,
+                "uniqueSubscribers": len(members),
+            }
+            lists.append({**lst, **counts})
         lists = self._sorted(lists, request)
         return Reply(200, {"lists": self._page(lists, request, 10, 50), "count": len(lists)})
 
@@ -490,16 +554,19 @@ class BrevoSandbox(Sandbox):
             raise BadRequest("Folder ID does not exist", status=404, code="document_not_found")
         return Reply(201, {"id": self.add_list(body["name"], body["folderId"])})
 
+    @route("DELETE", r"/contacts/lists/(?P<list_id>[^/]+)")
+    def delete_list_route(self, request: SandboxRequest) -> Reply:
+        # spec deleteList: 204 "List deleted", 404 "List ID not found"
+        with self.lock:
+            self._drop_list(self._list(request.params["list_id"])["id"])
+        return Reply(204)
+
     @route("GET", r"/contacts/lists/(?P<list_id>[^/]+)/contacts")
     def get_list_contacts(self, request: SandboxRequest) -> Reply:
         lst = self._list(request.params["list_id"])
         members = [c for c in self.contacts.values() if lst["id"] in c.list_ids]
-        since = request.arg("modifiedSince")
-        if since:
-            try:
-                cut = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
-            except ValueError:
-                raise BadRequest("modifiedSince is not a date-time", code="invalid_parameter") from None
+        cut = self._since(request)
+        if cut is not None:
             members = [c for c in members if c.modified >= cut]
         members = self._sorted(members, request)
         page = self._page(members, request, 50, 500)
