@@ -224,3 +224,50 @@ def test_push_10000_changes_request_count(
     # members modified since the import began: the 5,000 just added count too (10 full pages of 500;
     # the answer's count says the tenth is the last, so no empty page is asked for)
     assert with_missing["requests"] == 34 + 34 + 1 + 200 + 1 + 2 + 10
+
+
+# -- drift: the list changed on Brevo behind the ledger's back ------------------------------------------
+
+
+def test_a_list_deleted_by_hand_is_recreated_by_the_next_run(
+    clean: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded_sleeps: list[float]
+) -> None:
+    sb = start(monkeypatch)
+    try:
+        cfg = workspace(tmp_path, sb)
+        assert run_sync(cfg).exit_code == 0
+        sb.delete_list(LIST)
+        report = run_sync(cfg)
+        assert report.exit_code == 0, report.accounts[0].error
+        lrep = report.accounts[0].lists[0]
+        assert "missing on the platform" in (lrep.drift or "") and lrep.added == len(clean[2])
+        assert sb.list_members(LIST) == clean[2]
+        assert run_sync(cfg).accounts[0].lists[0].drift is None  # repaired: the run after finds nothing
+    finally:
+        sb.stop()
+
+
+def test_hand_edits_are_repaired_by_size_or_by_a_reconcile(
+    clean: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded_sleeps: list[float]
+) -> None:
+    sb = start(monkeypatch)
+    try:
+        cfg = workspace(tmp_path, sb)
+        assert run_sync(cfg).exit_code == 0
+        on_list = sorted(clean[2])
+        outsider = next(f"rider{i:02d}@velo.example" for i in range(24) if f"rider{i:02d}@velo.example" not in clean[2])
+        # two members taken out by hand: the size differs, so a plain run reads the members and puts them back
+        sb.edit_list(LIST, remove=(on_list[0], on_list[1]))
+        report = run_sync(cfg)
+        assert report.exit_code == 0 and report.accounts[0].lists[0].drift
+        assert report.accounts[0].lists[0].added == 2 and sb.list_members(LIST) == clean[2]
+        # one out, one in: the size is the same, so only a reconcile (the full membership) sees it
+        sb.edit_list(LIST, add=(outsider,), remove=(on_list[2],))
+        assert run_sync(cfg).accounts[0].lists[0].drift is None
+        assert sb.list_members(LIST) != clean[2]
+        report = run_sync(cfg, reconcile=True)
+        lrep = report.accounts[0].lists[0]
+        assert report.exit_code == 0 and lrep.drift and (lrep.added, lrep.removed) == (1, 1)
+        assert sb.list_members(LIST) == clean[2]
+    finally:
+        sb.stop()
