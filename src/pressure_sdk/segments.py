@@ -124,7 +124,12 @@ def _consent(
     tol = policy.tolerance
     spent = [t for t in targets if tol.enabled and t.cand.family in tol.blocks]
     if spent:
-        low = [cid for (cid,) in ledger.conn.execute("SELECT contact_id FROM temp.scores WHERE capital < ?", (tol.threshold,))]
+        if ledger.default_score[1] < tol.threshold:  # a start below the threshold: everyone
+            everyone.update(t.key for t in spent)
+        low = [
+            cid
+            for (cid,) in ledger.conn.execute("SELECT contact_id FROM temp.scores WHERE capital < ?", (tol.threshold,))
+        ]
         for t in spent:
             blocked[t.key].update(low)
 
@@ -180,9 +185,10 @@ def _bucket_range(since: int, until: int) -> list[int]:
 class _Limits:
     """Each contact's limit under one cap, as Policy._limit computes it."""
 
-    def __init__(self, policy: Policy, rule: CapRule) -> None:
+    def __init__(self, policy: Policy, rule: CapRule, default_tier: str) -> None:
         self.policy = policy
         self.rule = rule
+        self.default_tier = default_tier
         self._memo: dict[object, float] = {}
 
     @property
@@ -203,8 +209,11 @@ class _Limits:
     def columns(self) -> tuple[str, list[Any]]:
         """Extra SELECT columns (tier, attribute) read from the joined contact ``c``."""
         if isinstance(self.rule.max, AttributeMax):
-            return ", s.tier, json_extract(c.attributes, ?)", [f'$."{self.rule.max.attribute}"']
-        return ", s.tier, NULL", []
+            return ", COALESCE(s.tier, ?), json_extract(c.attributes, ?)", [
+                self.default_tier,
+                f'$."{self.rule.max.attribute}"',
+            ]
+        return ", COALESCE(s.tier, ?), NULL", [self.default_tier]
 
 
 def _cap(
@@ -217,7 +226,7 @@ def _cap(
     blocked: dict[ListKey, set[int]],
     everyone: set[ListKey],
 ) -> None:
-    limits = _Limits(policy, r)
+    limits = _Limits(policy, r, ledger.default_score[0])
     _zero_history(ledger, limits, targets, blocked, everyone)
     key_sql, key_params = _scope_key(policy, r.scope, "t.")
     weight_sql, weight_params = _weight_sql(policy, "t.")
@@ -245,8 +254,14 @@ def _cap(
     elif isinstance(r.max, dict):
         table = {k: v for k, v in r.max.items() if k != "default"}
         whens = " ".join("WHEN ? THEN ?" for _ in table)
-        having = f" HAVING SUM({weight_sql}) + ? > CASE COALESCE(s.tier, 'default') {whens} ELSE ? END"
-        having_params = [*weight_params, heaviest, *(x for kv in sorted(table.items()) for x in kv), r.max["default"]]
+        having = f" HAVING SUM({weight_sql}) + ? > CASE COALESCE(s.tier, ?) {whens} ELSE ? END"
+        having_params = [
+            *weight_params,
+            heaviest,
+            ledger.default_score[0],
+            *(x for kv in sorted(table.items()) for x in kv),
+            r.max["default"],
+        ]
     else:
         having, having_params = "", []
     for cond, cond_params, first, join in periods:

@@ -115,6 +115,8 @@ class Ledger:
         self._ids: OrderedDict[tuple[str, str], tuple[int, int | None, int]] = OrderedDict()
         #: the evaluation time of the scores in the connection's temporary table, if any
         self.scores_at: int | None = None
+        #: (tier, capital) of contacts the score table has no row for
+        self.default_score: tuple[str, float] = ("unscored", 0.0)
         self._account_bits: dict[str, int] = {}
         #: contacts this object created, for ingest figures
         self.contacts_created = 0
@@ -577,18 +579,36 @@ class Ledger:
             (since >> BUCKET_SHIFT, until >> BUCKET_SHIFT, since, until),
         )
 
-    def start_scores(self, at: int) -> None:
+    def start_scores(self, at: int, default: tuple[str, float]) -> None:
         """Empty the connection's temporary score table, for scores as of ``at``.
 
         Scores are a function of the ledger and the evaluation time (DESIGN §6.8): they
         live in a temporary table of this connection only, never in the ledger's file.
+        Contacts the table has no row for have the ``default`` (tier, capital).
         """
+        self._score_table()
+        self.conn.execute("DELETE FROM temp.scores")
+        self.scores_at = at
+        self.default_score = default
+
+    def _score_table(self) -> None:
         self.conn.execute(
             "CREATE TEMP TABLE IF NOT EXISTS scores ("
             "contact_id INTEGER PRIMARY KEY, tier TEXT, score REAL, capital REAL, care INTEGER)"
         )
-        self.conn.execute("DELETE FROM temp.scores")
-        self.scores_at = at
+
+    def first_seen_since(self, since: int) -> dict[int, int]:
+        """Contacts first seen after ``since``, with that time."""
+        return dict(self.conn.execute("SELECT id, first_seen FROM contacts WHERE first_seen > ?", (since,)))
+
+    def first_seen_of(self, ids: Sequence[int]) -> dict[int, int | None]:
+        out: dict[int, int | None] = {}
+        for i in range(0, len(ids), _CHUNK):
+            chunk = ids[i : i + _CHUNK]
+            out.update(
+                self.conn.execute(f"SELECT id, first_seen FROM contacts WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            )
+        return out
 
     def set_scores(self, rows: Iterable[tuple[str, float, float, int, int]]) -> None:
         """(tier, score, capital, care, contact_id) for each contact, in the temporary score table."""
@@ -604,7 +624,9 @@ class Ledger:
         row = self.conn.execute(
             "SELECT tier, capital, care FROM temp.scores WHERE contact_id = ?", (contact_id,)
         ).fetchone()
-        return (row[0], row[1], bool(row[2])) if row else None
+        if row is None:
+            return self.default_score[0], self.default_score[1], False
+        return (row[0], row[1], bool(row[2]))
 
     # -- watermarks -------------------------------------------------------------
 
@@ -785,13 +807,11 @@ class Ledger:
         since = now - 7 * 86400
         cases = " ".join(f"WHEN ? THEN {float(w)!r}" for w in policy_weights.values())
         weight = f"COALESCE(t.weight, CASE t.family {cases} ELSE 1.0 END)" if cases else "COALESCE(t.weight, 1.0)"
-        self.conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS scores ("
-            "contact_id INTEGER PRIMARY KEY, tier TEXT, score REAL, capital REAL, care INTEGER)"
-        )
+        self._score_table()
         where, params = ("WHERE c.client = ?", [client]) if client is not None else ("", [])
+        unscored = self.default_score[0] if self.scores_at == now else "unscored"
         return self.conn.execute(
-            f"""SELECT COALESCE(s.tier, 'unscored') AS tier, MIN(CAST(COALESCE(p.n, 0) AS INTEGER), 5) AS level,
+            f"""SELECT COALESCE(s.tier, ?) AS tier, MIN(CAST(COALESCE(p.n, 0) AS INTEGER), 5) AS level,
                        COUNT(*) FROM contacts c
                 LEFT JOIN temp.scores s ON s.contact_id = c.id
                 LEFT JOIN (SELECT contact_id, SUM({weight}) AS n FROM touches t
@@ -799,7 +819,7 @@ class Ledger:
                        ON p.contact_id = c.id
                 {where}
                 GROUP BY tier, level ORDER BY tier, level""",
-            [*policy_weights.keys(), since >> BUCKET_SHIFT, now >> BUCKET_SHIFT, since, now, *params],
+            [unscored, *policy_weights.keys(), since >> BUCKET_SHIFT, now >> BUCKET_SHIFT, since, now, *params],
         ).fetchall()
 
     def watermarks(self) -> list[tuple[str, str, int]]:
