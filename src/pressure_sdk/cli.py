@@ -124,7 +124,7 @@ def check(config_path: str, as_json: bool) -> None:
     """Validate the config and try each account's connection."""
     cfg = load_config(config_path)
     connectors = build_connectors(cfg, select_accounts(cfg, None))
-    results = []
+    results: list[dict[str, Any]] = []
     with Ledger(cfg.ledger_path) as led:
         for name, conn in connectors.items():
             try:

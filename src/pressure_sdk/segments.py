@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import AccountConfig, AttributeMax, CapRule, GapRule, ListConfig, QuietRule
-from .ledger import Ledger
+from .ledger import Ledger, group_by_contact
 from .ledger.schema import BUCKET_SHIFT
-from .ledger import group_by_contact
 from .models import CLIENT_WIDE, Candidate
 from .policy import ContactState, Match, Policy
 from .tiers import score_all

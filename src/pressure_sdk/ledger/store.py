@@ -605,9 +605,8 @@ class Ledger:
         out: dict[int, int | None] = {}
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
-            out.update(
-                self.conn.execute(f"SELECT id, first_seen FROM contacts WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-            )
+            marks = ",".join("?" * len(chunk))
+            out.update(self.conn.execute(f"SELECT id, first_seen FROM contacts WHERE id IN ({marks})", chunk))
         return out
 
     def set_scores(self, rows: Iterable[tuple[str, float, float, int, int]]) -> None:
@@ -760,7 +759,9 @@ class Ledger:
         found: list[str] = []
         with self.transaction():
             for client in clients:
-                row = self.conn.execute("SELECT id FROM contacts WHERE client = ? AND email = ?", (client, key)).fetchone()
+                row = self.conn.execute(
+                    "SELECT id FROM contacts WHERE client = ? AND email = ?", (client, key)
+                ).fetchone()
                 self.conn.execute(
                     "INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(client, key),)
                 )
