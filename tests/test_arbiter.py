@@ -118,8 +118,18 @@ def test_rejected_candidates_carry_every_blocking_rule() -> None:
     assert first.allowed and first.next_allowed_at == T and first.reasons == ()
     assert not second.allowed
     assert second.blocking_rules == ["weekly", "spacing"]
-    assert second.reasons[0].message == "cap:weekly 1/1 in 7d (all brands)"
-    assert second.reasons[1].message == "gap:spacing a marketing email touch 1h ago, min gap 1d"
+    # both name the accepted send that fills the week and breaks the spacing
+    first_send = "the accepted marketing email send at 2026-03-10T12:00:00+00:00"
+    assert second.reasons[0].message == f"cap:weekly 1/1 in 7d (all brands) including {first_send}"
+    assert second.reasons[1].message == f"gap:spacing a marketing email touch 1h ago, min gap 1d including {first_send}"
+
+
+def test_history_alone_is_not_named_as_an_accepted_send() -> None:
+    p = policy([ONE_A_WEEK])
+    history = [CountedTouch(T - D, "email", "acme", "marketing", 1.0)]
+    (d,) = arbitrate(p, UTC, history, [cand("c", T)])
+    assert not d.allowed
+    assert d.reasons[0].message == "cap:weekly 1/1 in 7d (all brands)"
 
 
 def test_history_counts_in_a_plan() -> None:
@@ -214,6 +224,138 @@ def test_rejected_decisions_have_no_next_allowed_and_keep_exempt_flag() -> None:
     p = policy([ONE_A_WEEK])
     decisions = arbitrate(p, UTC, [], [cand("a", T), cand("b", T + H)])
     assert decisions[1].next_allowed_at is None and decisions[1].exempt is False
+
+
+def _at(iso: str) -> int:
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+def test_a_send_the_cap_applies_to_but_does_not_count_is_protected_from_a_newcomer_it_counts() -> None:
+    # counts sms and push, applies to email and sms: the email's own weight plus one counted
+    # sms breaks the cap for the email, while the sms alone (the email is not counted) fits
+    cfg = parse_config(
+        {
+            "brands": {"b": {}},
+            "rules": [
+                {
+                    "id": "cap0",
+                    "kind": "cap",
+                    "max": 1,
+                    "window": "4d",
+                    "counts": {"channels": ["sms", "push"]},
+                    "applies": {"channels": ["email", "sms"]},
+                }
+            ],
+        }
+    )
+    p = Policy(cfg)
+    email = cand("email", _at("2026-10-02T12:00:00+00:00"), brand="b", channel="email")
+    sms = cand("sms", _at("2026-10-03T12:00:00+00:00"), brand="b", channel="sms")
+    push = cand("push", _at("2026-10-12T12:00:00+00:00"), brand="b", channel="push")
+    e, s, u = arbitrate(p, UTC, [], [email, sms, push])
+    assert (e.allowed, s.allowed, u.allowed) == (True, False, True)
+    assert s.blocking_rules == ["cap0"]
+    assert s.reasons[0].message == (
+        "cap:cap0 1/1 in 4d (brand b) for the accepted marketing email send at 2026-10-02T12:00:00+00:00"
+    )
+    # the push, nine days after the email, is in none of its windows
+    assert u.reasons == () and u.next_allowed_at == push.at
+
+
+def test_a_gap_that_counts_the_newcomer_but_not_the_accepted_send_still_protects_it() -> None:
+    gap = {
+        "id": "spacing",
+        "kind": "gap",
+        "min_gap": "1d",
+        "counts": {"channels": ["sms"]},
+        "applies": {"channels": ["email", "sms"]},
+    }
+    p = policy([gap])
+    got = arbitrate(p, UTC, [], [cand("email", T, value=10), cand("sms", T + H, channel="sms", value=1)])
+    assert [d.allowed for d in got] == [True, False]
+    assert got[1].reasons[0].message == (
+        "gap:spacing a marketing sms touch 1h later, min gap 1d "
+        "for the accepted marketing email send at 2026-03-10T12:00:00+00:00"
+    )
+    # a day apart they do not interfere; one second less and they do
+    assert run(p, [cand("email", T, value=10), cand("sms", T + D, channel="sms", value=1)]) == {
+        "email": True,
+        "sms": True,
+    }
+    assert run(p, [cand("email", T, value=10), cand("sms", T + D - 1, channel="sms", value=1)]) == {
+        "email": True,
+        "sms": False,
+    }
+
+
+def test_a_counted_only_newcomer_is_checked_over_the_whole_reach_of_the_accepted_sends_rules() -> None:
+    weekly = {**ONE_A_WEEK, "counts": {"channels": ["sms"]}, "applies": {"channels": ["email"]}}
+    p = policy([weekly])
+    for gap, allowed in [(7 * D - 1, False), (7 * D, True)]:
+        for sms_at in (T - gap, T + gap):
+            got = run(p, [cand("email", T, value=10), cand("sms", sms_at, channel="sms", value=1)])
+            assert got == {"email": True, "sms": allowed}, (gap, sms_at)
+    monthly = {
+        "id": "monthly",
+        "kind": "cap",
+        "max": 1,
+        "calendar": "month",
+        "scope": "all",
+        "counts": {"channels": ["sms"]},
+        "applies": {"channels": ["email"]},
+    }
+    p = policy([monthly])
+    first = _at("2026-03-01T00:30:00+00:00")
+    last = _at("2026-03-31T23:30:00+00:00")
+    assert run(p, [cand("email", first, value=10), cand("sms", last, channel="sms", value=1)]) == {
+        "email": True,
+        "sms": False,
+    }
+    assert run(p, [cand("email", last, value=10), cand("sms", last + H, channel="sms", value=1)]) == {
+        "email": True,
+        "sms": True,
+    }
+
+
+def test_a_heavier_accepted_send_is_protected_from_a_lighter_newcomer_under_a_shared_rule() -> None:
+    # the rule applies to both and counts only sms: the sms sees 0 + 1 <= 2, the email 1 + 2 > 2
+    rule = {**ONE_A_WEEK, "max": 2, "counts": {"channels": ["sms"]}, "applies": {}}
+    p = policy([rule])
+    got = run(p, [cand("email", T, value=10, weight=2), cand("sms", T + H, channel="sms", value=1)])
+    assert got == {"email": True, "sms": False}
+
+
+def test_a_newcomer_outside_the_scope_of_an_accepted_send_is_not_blamed_for_it() -> None:
+    # brand-scoped cap that counts sms and applies to email: beta's sms is not in acme's scope
+    rule = {
+        "id": "weekly",
+        "kind": "cap",
+        "max": 1,
+        "window": "7d",
+        "scope": "brand",
+        "counts": {"channels": ["sms"]},
+        "applies": {"channels": ["email"]},
+    }
+    p = policy([rule])
+    email = cand("email", T, value=10)
+    assert run(p, [email, cand("sms", T + H, brand="beta", channel="sms", value=1)]) == {"email": True, "sms": True}
+    assert run(p, [email, cand("sms", T + H, brand="acme", channel="sms", value=1)]) == {"email": True, "sms": False}
+
+
+def test_a_newcomer_names_every_accepted_send_it_would_push_over() -> None:
+    rule = {**ONE_A_WEEK, "counts": {"channels": ["sms"]}, "applies": {"channels": ["email"]}}
+    p = policy([rule])
+    got = arbitrate(
+        p,
+        UTC,
+        [],
+        [cand("e1", T, value=10), cand("e2", T + 2 * H, value=9), cand("sms", T + H, channel="sms", value=1)],
+    )
+    assert [d.allowed for d in got] == [True, True, False]
+    messages = [r.message for r in got[2].reasons]
+    assert len(messages) == 2
+    assert "send at 2026-03-10T12:00:00+00:00" in messages[0]
+    assert "send at 2026-03-10T14:00:00+00:00" in messages[1]
 
 
 # -- through the Workspace ------------------------------------------------------------

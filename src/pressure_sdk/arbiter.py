@@ -115,18 +115,20 @@ def _overfills(
     """
     ch, br, fa, t = cand.channel, cand.brand, cand.family, cand.at
     guards = [
-        (k, _reach(k.rule)) for k in policy.rules if isinstance(k.rule, CapRule | GapRule) and k.counts(ch, br, fa)
+        (k, k.rule, _reach(k.rule))
+        for k in policy.rules
+        if isinstance(k.rule, CapRule | GapRule) and k.counts(ch, br, fa)
     ]
     if not guards:
         return []
     out: list[Reason] = []
     for other, mine in accepted:
         near = [
-            (k.rule.id, reach)
-            for k, reach in guards
+            (rule.id, reach)
+            for k, rule, reach in guards
             if abs(other.at - t) < reach
             and k.applies(other.channel, other.brand, other.family)
-            and policy.same_scope(k.rule.scope, other.brand, br)
+            and policy.same_scope(rule.scope, other.brand, br)
         ]
         if not near:
             continue
