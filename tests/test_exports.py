@@ -57,6 +57,8 @@ def test_core_imports_no_cli_or_connector() -> None:
         "arbiter.py",
         "segments.py",
         "tiers.py",
+        "scoring.py",
+        "validate.py",
         "state.py",
         "config.py",
         "timeutil.py",
