@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -32,22 +33,49 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _duration(value: Any) -> int:
-    """A duration in seconds from '36h', '7d', '2w' or a number of seconds; must be positive."""
+_EXAMPLES = "such as '36h', '7d' or '2w'"
+
+
+def _owner(info: ValidationInfo | None) -> str:
+    """`` (rule 'weekly')`` or `` (tier 'engaged')``: what a bad duration belongs to, if known."""
+    data = info.data if info is not None else {}
+    if data.get("id"):
+        return f" (rule {data['id']!r})"
+    if data.get("name"):
+        return f" (tier {data['name']!r})"
+    return ""
+
+
+def _duration(value: Any, info: ValidationInfo | None = None) -> int:
+    """A duration in seconds from '36h', '7d', '2w' or a number of seconds; must be positive.
+
+    Errors say what was expected, what was given, whether it was negative or zero, and the
+    rule (or tier) it belongs to, e.g. ``'-7d' is negative: expected a positive duration
+    such as '36h', '7d' or '2w' (rule 'weekly')``.
+    """
+    owner = _owner(info)
     if isinstance(value, int) and not isinstance(value, bool):
         seconds = value
     elif isinstance(value, str):
-        seconds = parse_duration(value)
+        text = value.strip()
+        try:
+            seconds = -parse_duration(text[1:]) if text.startswith("-") else parse_duration(text)
+        except ValueError:
+            msg = f"expected a duration {_EXAMPLES}, got {value!r}{owner}"
+            raise ValueError(msg) from None
     else:
-        msg = "expected a duration such as '36h', '7d' or '2w'"
+        msg = f"expected a duration {_EXAMPLES}, got {value!r}{owner}"
         raise ValueError(msg)
     if seconds <= 0:
-        msg = f"expected a positive duration such as '36h', '7d' or '2w', got {value!r}"
+        what = "negative" if seconds < 0 else "zero"
+        msg = f"{value!r} is {what}: expected a positive duration {_EXAMPLES}{owner}"
         raise ValueError(msg)
     return seconds
 
 
 class WorkspaceSection(_Model):
+    """``[workspace]``: name, ledger file, default time zone, channels, push guards, frozen clock."""
+
     name: str = "workspace"
     #: ledger file, relative to the config file's folder
     ledger: str = ".pressure/ledger.db"
@@ -79,6 +107,11 @@ class WorkspaceSection(_Model):
 
 
 class FamilyConfig(_Model):
+    """``[families.<name>]``: a kind of message, its priority, default weight and exemption.
+
+    An exempt family is never blocked and always counted.
+    """
+
     priority: int = 0
     weight: float = Field(default=1.0, ge=0)
     exempt: bool = False
@@ -127,7 +160,12 @@ class ListConfig(_Model):
 
 
 class AccountConfig(_Model):
-    """One brand's account on one platform: its connector, credential variable and lists."""
+    """``[[accounts]]``: one brand's account on one platform.
+
+    Names its connector, the environment variable holding its credential (never the
+    credential itself), the connector's own ``settings`` and the suppression ``lists`` it
+    keeps on the platform.
+    """
 
     name: str
     connector: str
@@ -170,6 +208,8 @@ class AttributeMax(_Model):
 
 
 class _RuleBase(_Model):
+    """Keys every rule shares: its id, client, filters and description."""
+
     id: str = Field(min_length=1)
     #: the client whose candidates the rule judges; unset: every client, each in its own world
     client: str | None = None
@@ -181,18 +221,25 @@ class _RuleBase(_Model):
     description: str | None = None
 
     def count_filter(self) -> Filter:
+        """Which touches fill the rule's counter: ``counts``, else the rule's own filters."""
         if self.counts is not None:
             return self.counts
         return Filter(channels=self.channels, families=self.families, brands=self.brands)
 
     def apply_filter(self) -> Filter:
+        """Which candidates the rule may block: ``applies``, else the rule's own filters."""
         if self.applies is not None:
             return self.applies
         return Filter(channels=self.channels, families=self.families, brands=self.brands)
 
 
 class CapRule(_RuleBase):
-    """At most ``max`` weighted touches in a rolling ``window`` and/or a ``calendar`` period."""
+    """At most ``max`` weighted touches in a rolling ``window`` and/or a ``calendar`` period.
+
+    ``max`` is a number, a per-tier table with a ``default`` entry, or an
+    :class:`AttributeMax`; ``scope`` says whose touches count (the candidate's brand, its
+    group, or every brand of its client). ``max = 0`` blocks every candidate it applies to.
+    """
 
     kind: Literal["cap"]
     max: float | dict[str, float] | AttributeMax
@@ -200,7 +247,7 @@ class CapRule(_RuleBase):
     calendar: Literal["day", "week", "month"] | None = None
     scope: Literal["brand", "group", "all"] = "brand"
 
-    _dur = field_validator("window", mode="before")(lambda cls, v: None if v is None else _duration(v))
+    _dur = field_validator("window", mode="before")(lambda cls, v, info: None if v is None else _duration(v, info))
 
     @field_validator("max", mode="before")
     @classmethod
@@ -233,17 +280,21 @@ class CapRule(_RuleBase):
 
 
 class GapRule(_RuleBase):
-    """At least ``min_gap`` between a counted touch and the candidate."""
+    """At least ``min_gap`` between a counted touch and the candidate, within ``scope``."""
 
     kind: Literal["gap"]
     min_gap: int
     scope: Literal["brand", "group", "all"] = "brand"
 
-    _dur = field_validator("min_gap", mode="before")(lambda cls, v: _duration(v))
+    _dur = field_validator("min_gap", mode="before")(lambda cls, v, info: _duration(v, info))
 
 
 class QuietRule(_RuleBase):
-    """No candidate for ``for`` after one of the ``after`` events."""
+    """No candidate for ``for`` after one of the ``after`` events.
+
+    With ``match = "product"`` only events about the candidate's product count; ``scope``
+    says whose events count (any brand's by default, or the candidate's group or brand).
+    """
 
     kind: Literal["quiet"]
     after: list[str] = Field(min_length=1)
@@ -252,7 +303,7 @@ class QuietRule(_RuleBase):
     #: whose events quiet the candidate: any brand's (default), its group's, or its own
     scope: Literal["brand", "group", "all"] = "all"
 
-    _dur = field_validator("for_", mode="before")(lambda cls, v: _duration(v))
+    _dur = field_validator("for_", mode="before")(lambda cls, v, info: _duration(v, info))
 
     @field_validator("after")
     @classmethod
@@ -268,6 +319,8 @@ _HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
 class HoursWindow(_Model):
+    """One allowed sending window of an hours rule: some weekdays, from ``start`` to ``end`` (``HH:MM``)."""
+
     days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
         default_factory=lambda: list(WEEKDAYS)  # type: ignore[arg-type]
     )
@@ -283,6 +336,7 @@ class HoursWindow(_Model):
         return v
 
     def minutes(self) -> tuple[int, int]:
+        """(start, end) in minutes since local midnight."""
         sh, sm = (int(x) for x in self.start.split(":"))
         eh, em = (int(x) for x in self.end.split(":"))
         return sh * 60 + sm, eh * 60 + em
@@ -316,7 +370,9 @@ class TierConfig(_Model):
     min_score: float | None = None
     lookback: int = 90 * 86400
 
-    _dur = field_validator("new_within", "lookback", mode="before")(lambda cls, v: None if v is None else _duration(v))
+    _dur = field_validator("new_within", "lookback", mode="before")(
+        lambda cls, v, info: None if v is None else _duration(v, info)
+    )
 
 
 DEFAULT_TIERS = [
@@ -357,7 +413,7 @@ class ToleranceConfig(_Model):
     )
     gains: dict[str, float] = Field(default_factory=lambda: {"click": 5.0, "reply": 5.0, "purchase": 10.0})
 
-    _dur = field_validator("lookback", mode="before")(lambda cls, v: _duration(v))
+    _dur = field_validator("lookback", mode="before")(lambda cls, v, info: _duration(v, info))
 
 
 class WorkspaceConfig(_Model):
@@ -478,6 +534,7 @@ class WorkspaceConfig(_Model):
         return self.client_names[0]
 
     def client_of_account(self, acc: AccountConfig) -> str:
+        """The client of an account: its own ``client``, else its brand's, else the only client."""
         if acc.client is not None:
             return acc.client
         if acc.brand is not None:
@@ -485,6 +542,7 @@ class WorkspaceConfig(_Model):
         return self.client_names[0]
 
     def brands_of(self, client: str) -> list[str]:
+        """The brands ``client`` owns, in file order."""
         return [b for b in self.brands if self.client_of_brand(b) == client]
 
     def consent_scope(self, brand: str) -> str:
@@ -508,6 +566,7 @@ class WorkspaceConfig(_Model):
 
     @property
     def ledger_path(self) -> Path:
+        """The ledger file, resolved against the config file's folder."""
         p = Path(self.workspace.ledger)
         return p if p.is_absolute() else self.base_dir / p
 
@@ -517,6 +576,7 @@ class WorkspaceConfig(_Model):
         return p if p.is_absolute() else self.base_dir / p
 
     def account(self, name: str) -> AccountConfig:
+        """The account called ``name``; a ConfigError naming the configured ones otherwise."""
         for acc in self.accounts:
             if acc.name == name:
                 return acc
@@ -548,6 +608,7 @@ def _loc(loc: tuple[Any, ...]) -> str:
 
 
 def format_validation_error(source: str, exc: ValidationError) -> str:
+    """A pydantic error as the lines users read: the file, then ``key.path: what was expected``."""
     lines = [f"{source}: invalid configuration"]
     seen: set[str] = set()
     for err in exc.errors():
