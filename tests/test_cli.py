@@ -293,3 +293,23 @@ def test_forget_rejects_what_is_not_an_email(ws: Path) -> None:
         code, out = invoke("forget", "--config", str(ws), "--yes", bad)
         assert code == 2 and "is not a valid email address" in out
     assert not (ws.parent / "ledger.db").exists()
+
+
+ISO_UTC = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$"
+
+
+def test_decide_json_gives_every_time_as_iso_8601(ws: Path) -> None:
+    import re
+
+    assert invoke("run", "--config", str(ws))[0] == 0
+    code, out = invoke(
+        "decide", "--config", str(ws), "--email", "ana@example.com", "--channel", "email", "--brand", "acme",
+        "--family", "marketing", "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    d = json.loads(out)
+    (reason,) = d["reasons"]
+    assert reason["until"] == "2026-11-21T09:00:00+00:00"
+    assert [t["at"] for t in reason["touches"]] == ["2026-11-14T09:00:00+00:00", "2026-11-15T09:00:00+00:00"]
+    times = [d["at"], d["next_allowed_at"], reason["until"], *(t["at"] for t in reason["touches"])]
+    assert all(isinstance(t, str) and re.match(ISO_UTC, t) for t in times), times

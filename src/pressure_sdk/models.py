@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .timeutil import to_iso
+
 ENGAGEMENT_TYPES = frozenset(
     {
         "delivered",
@@ -154,16 +156,22 @@ class Reason:
     touches: tuple[CountedTouch, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
+        """The reason as JSON-ready data, every time as ISO 8601 in UTC.
+
+        Keys: ``rule`` (the rule id), ``kind``, ``message``, ``counted``, ``limit``,
+        ``until`` and ``touches`` (each ``at``, ``channel``, ``brand``, ``family``,
+        ``weight``, ``planned``).
+        """
         return {
             "rule": self.rule_id,
             "kind": self.kind,
             "message": self.message,
             "counted": self.counted,
             "limit": self.limit,
-            "until": self.until,
+            "until": to_iso(self.until),
             "touches": [
                 {
-                    "at": t.at,
+                    "at": to_iso(t.at),
                     "channel": t.channel,
                     "brand": t.brand,
                     "family": t.family,
@@ -187,4 +195,15 @@ class Decision:
 
     @property
     def blocking_rules(self) -> list[str]:
+        """The ids of the rules that blocked it, in reason order."""
         return [r.rule_id for r in self.reasons]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The decision as JSON-ready data (``decide --json``), every time as ISO 8601 in UTC."""
+        return {
+            "allowed": self.allowed,
+            "exempt": self.exempt,
+            "at": to_iso(self.candidate.at),
+            "reasons": [r.as_dict() for r in self.reasons],
+            "next_allowed_at": to_iso(self.next_allowed_at),
+        }

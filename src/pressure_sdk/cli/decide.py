@@ -8,7 +8,6 @@ import click
 
 from ..config import load_config
 from ..planfile import read_candidates, summarize, write_plan
-from ..timeutil import to_iso
 from ..workspace import Workspace
 from .base import _at, _handle_errors, cli, client_option, config_option, json_option
 
@@ -47,14 +46,7 @@ def decide(
             email, channel, brand, family, _at(cfg, at_text), weight=weight, product=product, client=client
         )
         if as_json:
-            out = {
-                "allowed": d.allowed,
-                "exempt": d.exempt,
-                "at": to_iso(d.candidate.at),
-                "reasons": [r.as_dict() for r in d.reasons],
-                "next_allowed_at": to_iso(d.next_allowed_at),
-            }
-            click.echo(json.dumps(out, indent=2))
+            click.echo(json.dumps(d.as_dict(), indent=2))
         else:
             click.echo(ws.explain(d))
 
