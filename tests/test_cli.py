@@ -313,3 +313,17 @@ def test_decide_json_gives_every_time_as_iso_8601(ws: Path) -> None:
     assert [t["at"] for t in reason["touches"]] == ["2026-11-14T09:00:00+00:00", "2026-11-15T09:00:00+00:00"]
     times = [d["at"], d["next_allowed_at"], reason["until"], *(t["at"] for t in reason["touches"])]
     assert all(isinstance(t, str) and re.match(ISO_UTC, t) for t in times), times
+
+
+def test_sandbox_on_a_busy_port_exits_2_naming_the_port() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["sandbox", "brevo", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert f"error: cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output and "OSError" not in result.output

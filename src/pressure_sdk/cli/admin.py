@@ -117,7 +117,17 @@ def sandbox(platform: str, port: int, host: str, seed: str | None, credential: s
     box = sandbox_cls(host=host, port=port, limits={} if no_limits else None)
     if credential:
         box.use_credential(credential)
-    box.bind()  # listen first: a run started meanwhile waits instead of being refused
+    try:
+        box.bind()  # listen first: a run started meanwhile waits instead of being refused
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        msg = (
+            f"cannot listen on {host}:{port}: {reason}; is another sandbox or program using port {port}? "
+            "Pick another --port, or --port 0 for a free one"
+            if port
+            else f"cannot listen on {host}: {reason}; check --host"
+        )
+        raise ConfigError(msg) from None
     if seed:
         try:
             box.seed(seed)
