@@ -14,6 +14,8 @@ from pressure_sdk.testing import ContractHarness, connector_contract
 class HubSpotHarness(ContractHarness):
     connector_cls = HubSpotConnector
     push_path: ClassVar[str | None] = "/crm/v3/lists/"
+    inspects_lists: ClassVar[bool] = True
+    has_audience: ClassVar[bool] = True
 
     def start(self) -> None:
         self.sandbox = HubSpotSandbox().start()
@@ -48,6 +50,11 @@ class HubSpotHarness(ContractHarness):
         assert isinstance(self.sandbox, HubSpotSandbox)
         for e in emails:
             self.sandbox.add_contact(e)
+
+    def add_audience(self, emails: list[str], at: int) -> None:
+        assert isinstance(self.sandbox, HubSpotSandbox)
+        for e in emails:
+            self.sandbox.add_contact(e, at=at * 1000)
 
     def members(self, list_name: str) -> set[str]:
         assert isinstance(self.sandbox, HubSpotSandbox)

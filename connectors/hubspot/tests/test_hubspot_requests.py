@@ -13,6 +13,7 @@ from pressure_connector_hubspot import HubSpotConnector
 from responses import matchers
 
 from pressure_sdk.config import ListConfig, parse_config
+from pressure_sdk.connectors.base import RemoteList, RemoteMember
 from pressure_sdk.errors import (
     AuthError,
     ConnectorError,
@@ -538,3 +539,417 @@ def test_date_versioned_lists_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: 
 def test_max_batch_follows_the_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert build(monkeypatch, tmp_path).max_batch == 1000
     assert build(monkeypatch, tmp_path, membership_batch_size=250).max_batch == 250
+
+
+# -- audience ---------------------------------------------------------------------------------
+
+CONTACTS = f"{API}/crm/v3/objects/contacts"
+SEARCH = f"{API}/crm/v3/objects/contacts/search"
+LIST_QUERY = {"limit": "100", "properties": "email,hs_email_optout,lastmodifieddate"}
+SINCE = 1_700_000_000_000  # an audience watermark, ms
+OVERLAP_MS = 300_000  # the default audience_overlap
+
+
+def iso(ms: int) -> str:
+    """HubSpot's v3 date format."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def contact(cid: int, modified: int, *, email: str | None = "", optout: str | None = "false") -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "email": f"c{cid}@example.com" if email == "" else email,
+        "hs_email_optout": optout,
+        "hs_object_id": str(cid),
+        "createdate": iso(1_600_000_000_000),
+        "lastmodifieddate": iso(modified),
+    }
+    return {
+        "id": str(cid),
+        "properties": props,
+        "createdAt": iso(1_600_000_000_000),
+        "updatedAt": iso(modified),
+        "archived": False,
+    }
+
+
+def search_body(value: int, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(value)}]}],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": ["email", "hs_email_optout", "lastmodifieddate"],
+        "limit": limit,
+    }
+    if after is not None:
+        body["after"] = after
+    return body
+
+
+def test_first_audience_pull_reads_every_contact_page_by_page(
+    hs: HubSpotConnector, mock: responses.RequestsMock
+) -> None:
+    page1 = [
+        contact(101, 1_650_000_000_123, email="Ana@Example.com "),
+        contact(102, 1_650_000_001_000, optout="true"),
+        contact(103, 1_650_000_002_000, email=None),  # no email: skipped
+    ]
+    page2 = [contact(104, 1_650_000_003_000, optout=None), contact(105, 1_650_000_004_000, email="  ")]
+    auth = matchers.header_matcher({"Authorization": f"Bearer {TOKEN}"})
+    mock.get(
+        CONTACTS,
+        json={"results": page1, "paging": {"next": {"after": "c-2", "link": "x"}}},
+        match=[matchers.query_param_matcher(LIST_QUERY), auth],
+    )
+    mock.get(CONTACTS, json={"results": page2}, match=[matchers.query_param_matcher({**LIST_QUERY, "after": "c-2"})])
+    batches = list(hs.pull_audience(None))
+    rows = [(c.email, c.external_id, c.status, c.status_at, c.channel) for b in batches for c in b.contacts]
+    assert rows == [
+        ("ana@example.com", "101", "subscribed", 1_650_000_000, "email"),
+        ("c102@example.com", "102", "unsubscribed", 1_650_000_001, "email"),
+        ("c104@example.com", "104", "subscribed", 1_650_000_003, "email"),
+    ]
+    # each page's state resumes after it; the last one is the watermark: the time the read began
+    assert [b.state for b in batches] == [{"started": NOW * 1000, "after": "c-2"}, {"since": NOW * 1000}]
+
+
+def test_killed_first_pull_resumes_at_its_cursor(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    started = (NOW - 600) * 1000
+    mock.get(
+        CONTACTS,
+        json={"results": [contact(301, 1_650_000_000_000)]},
+        match=[matchers.query_param_matcher({**LIST_QUERY, "after": "c-3"})],
+    )
+    (batch,) = list(hs.pull_audience({"started": started, "after": "c-3"}))
+    assert [c.external_id for c in batch.contacts] == ["301"]
+    assert batch.state == {"since": started}, "the watermark is when the interrupted read began"
+
+
+def test_refused_resume_cursor_reads_everything_again(
+    hs: HubSpotConnector, mock: responses.RequestsMock, recorded_sleeps: list[float]
+) -> None:
+    mock.get(
+        CONTACTS,
+        status=400,
+        json={**fixture("error.json"), "message": "Invalid after"},
+        match=[matchers.query_param_matcher({**LIST_QUERY, "after": "stale"})],
+    )
+    mock.get(
+        CONTACTS, json={"results": [contact(1, 1_650_000_000_000)]}, match=[matchers.query_param_matcher(LIST_QUERY)]
+    )
+    batches = list(hs.pull_audience({"started": 5, "after": "stale"}))
+    assert [c.external_id for b in batches for c in b.contacts] == ["1"]
+    assert batches[-1].state == {"since": NOW * 1000}
+
+
+def test_400_without_a_saved_cursor_is_an_error(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    mock.get(CONTACTS, status=400, json=fixture("error.json"))
+    with pytest.raises(PermanentAPIError, match="VALIDATION_ERROR"):
+        list(hs.pull_audience(None))
+    assert len(mock.calls) == 1
+
+
+def test_incremental_pull_searches_from_the_watermark_minus_overlap(
+    hs: HubSpotConnector, mock: responses.RequestsMock
+) -> None:
+    start = SINCE - OVERLAP_MS
+    a, b, c = start + 10, SINCE + 5_000, SINCE + 9_000
+    mock.post(
+        SEARCH,
+        json={
+            "total": 4,
+            "results": [contact(7, a), contact(8, b), contact(9, b, optout="true")],
+            "paging": {"next": {"after": "3", "link": "?after=3"}},
+        },
+        match=[matchers.json_params_matcher(search_body(start))],
+    )
+    # the next request starts a new query at the last date read; contact 9 comes back first and is skipped
+    mock.post(
+        SEARCH,
+        json={"total": 3, "results": [contact(8, b), contact(9, b, optout="true"), contact(10, c, email=None)]},
+        match=[matchers.json_params_matcher(search_body(b))],
+    )
+    batches = list(hs.pull_audience({"since": SINCE}))
+    rows = [(x.external_id, x.status, x.status_at) for bt in batches for x in bt.contacts]
+    assert rows == [("7", "subscribed", a // 1000), ("8", "subscribed", b // 1000), ("9", "unsubscribed", b // 1000)]
+    assert [bt.state for bt in batches] == [{"since": b}, {"since": c}]
+
+
+def test_a_page_of_one_date_continues_its_query_with_the_cursor(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    hs = build(monkeypatch, tmp_path, audience_page_size=2)
+    start = SINCE - OVERLAP_MS
+    t = SINCE + 1_000
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.post(
+            SEARCH,
+            json={"results": [contact(1, start), contact(2, t)], "paging": {"next": {"after": "2"}}},
+            match=[matchers.json_params_matcher(search_body(start, limit=2))],
+        )
+        # restarted at t: contact 2 again and 3, both at t: the page is one date, so the query goes on
+        mock.post(
+            SEARCH,
+            json={"results": [contact(2, t), contact(3, t)], "paging": {"next": {"after": "2"}}},
+            match=[matchers.json_params_matcher(search_body(t, limit=2))],
+        )
+        mock.post(
+            SEARCH,
+            json={"results": [contact(4, t), contact(5, t + 1)], "paging": {"next": {"after": "4"}}},
+            match=[matchers.json_params_matcher(search_body(t, after="2", limit=2))],
+        )
+        mock.post(
+            SEARCH,
+            json={"results": [contact(5, t + 1)]},
+            match=[matchers.json_params_matcher(search_body(t + 1, limit=2))],
+        )
+        batches = list(hs.pull_audience({"since": SINCE}))
+    assert [x.external_id for bt in batches for x in bt.contacts] == ["1", "2", "3", "4", "5"]
+    assert [bt.state for bt in batches] == [{"since": t}, {"since": t}, {"since": t + 1}, {"since": t + 1}]
+
+
+def test_search_never_pages_into_the_10000_results_cap(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, recorded_sleeps: list[float]
+) -> None:
+    """25,000 changed contacts: HubSpot refuses offsets past 10,000, so every query restarts at the last date."""
+    hs = build(monkeypatch, tmp_path)
+    start = SINCE - OVERLAP_MS
+    # 25,000 contacts, modified 40 at a time (ties cross page boundaries)
+    store = [contact(1000 + i, start + (i // 40) * 1000) for i in range(25_000)]
+    offsets: list[int] = []
+
+    def search(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        body = json.loads(request.body if isinstance(request.body, (str, bytes)) else b"{}")
+        (flt,) = body["filterGroups"][0]["filters"]
+        assert flt["propertyName"] == "lastmodifieddate" and flt["operator"] == "GTE"
+        assert body["sorts"] == [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}]
+        value = int(flt["value"])
+        offset = int(body.get("after") or 0)
+        offsets.append(offset)
+        if offset >= 10_000:
+            return 400, {}, json.dumps({**fixture("error.json"), "message": "cannot page past 10000 results"})
+        first = -(-(value - start) // 1000) * 40  # the first contact modified at or after value
+        chosen = store[first:]
+        page = chosen[offset : offset + body["limit"]]
+        answer: dict[str, Any] = {"total": len(chosen), "results": page}
+        if len(chosen) > offset + body["limit"]:
+            answer["paging"] = {"next": {"after": str(offset + body["limit"])}}
+        return 200, {}, json.dumps(answer)
+
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.add_callback(responses.POST, SEARCH, callback=search)
+        batches = list(hs.pull_audience({"since": SINCE}))
+    got = [x.external_id for bt in batches for x in bt.contacts]
+    assert len(got) == len(set(got)) == 25_000
+    assert max(offsets) < 10_000 and offsets.count(0) == len(offsets), "each request is a new query"
+    assert batches[-1].state == {"since": start + (24_999 // 40) * 1000}
+    # 100 per page; each restart re-reads the 20 contacts of its boundary date already yielded:
+    # 100 new on the first page, 80 on each next one: 1 + ceil(24,900 / 80) = 313 requests
+    assert len(offsets) == 313
+
+
+def test_watermark_never_moves_back_and_empty_search_keeps_it(
+    hs: HubSpotConnector, mock: responses.RequestsMock
+) -> None:
+    mock.post(SEARCH, json={"total": 1, "results": [contact(1, SINCE - 1000)]})  # inside the overlap
+    mock.post(SEARCH, json={"total": 0, "results": []})
+    assert [b.state for b in hs.pull_audience({"since": SINCE})] == [{"since": SINCE}]
+    assert [b.state for b in hs.pull_audience({"since": SINCE})] == [{"since": SINCE}]
+
+
+def test_search_out_of_order_is_a_payload_error(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    mock.post(SEARCH, json={"results": [contact(1, SINCE + 10), contact(2, SINCE)]})
+    with pytest.raises(PayloadError, match="ascending"):
+        list(hs.pull_audience({"since": SINCE}))
+
+
+@pytest.mark.parametrize(
+    ("result", "match"),
+    [
+        ({"properties": {"email": "a@b.co"}}, "no 'id'"),
+        ({"id": "1", "properties": {"email": "a@b.co", "lastmodifieddate": "yesterday"}}, "not a date"),
+    ],
+)
+def test_bad_contact_is_a_payload_error(
+    hs: HubSpotConnector, mock: responses.RequestsMock, result: dict[str, Any], match: str
+) -> None:
+    mock.get(CONTACTS, json={"results": [result]})
+    with pytest.raises(PayloadError, match=match):
+        list(hs.pull_audience(None))
+
+
+def test_epoch_millisecond_dates_are_read_too(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    row = contact(1, 0)
+    row["properties"]["lastmodifieddate"] = "1650000000999"
+    mock.get(CONTACTS, json={"results": [row]})
+    (batch,) = list(hs.pull_audience(None))
+    assert batch.contacts[0].status_at == 1_650_000_000
+
+
+@pytest.mark.parametrize("state", [{"since": "x"}, {"started": 1}, {"after": "c"}, {"until": 5}])
+def test_bad_audience_watermark_is_a_clear_error(hs: HubSpotConnector, state: dict[str, Any]) -> None:
+    with pytest.raises(ConnectorError, match="audience watermark"):
+        list(hs.pull_audience(state))
+
+
+def test_searches_are_spaced_by_the_search_rate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mock: responses.RequestsMock
+) -> None:
+    hs = build(monkeypatch, tmp_path, search_rate=4, audience_page_size=2)
+    clock = [100.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        clock[0] += seconds
+
+    monkeypatch.setattr("pressure_sdk.http.client.sleep", sleep)
+    hs.monotonic = lambda: clock[0]  # type: ignore[method-assign]
+    t = SINCE
+    for i in range(3):
+        mock.post(
+            SEARCH,
+            json={
+                "results": [contact(2 * i, t + 2 * i), contact(2 * i + 1, t + 2 * i + 1)],
+                "paging": {"next": {"after": "2"}},
+            },
+        )
+    mock.post(SEARCH, json={"results": []})
+    list(hs.pull_audience({"since": SINCE}))
+    assert waits == [0.25, 0.25, 0.25], "at most 4 searches a second"
+    clock[0] += 10
+    mock.post(SEARCH, json={"results": []})
+    list(hs.pull_audience({"since": SINCE}))
+    assert waits == [0.25, 0.25, 0.25], "no wait after a quiet second"
+
+
+def test_search_429_and_5xx_are_retried(
+    hs: HubSpotConnector, mock: responses.RequestsMock, recorded_sleeps: list[float]
+) -> None:
+    limited = {
+        **fixture("rate_limit.json"),
+        "message": "You have reached your secondly limit.",
+        "policyName": "SECONDLY",
+    }
+    mock.post(SEARCH, status=429, json=limited, headers={"Retry-After": "1"})
+    mock.post(SEARCH, status=502, json=fixture("error.json"))
+    mock.post(SEARCH, json={"results": [contact(1, SINCE + 1)]})
+    (batch,) = list(hs.pull_audience({"since": SINCE}))
+    assert [c.external_id for c in batch.contacts] == ["1"]
+    assert len(mock.calls) == 3 and 1.0 in recorded_sleeps
+
+
+def test_missing_contacts_scope_names_the_readme(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    mock.get(CONTACTS, status=403, json={**fixture("error.json"), "category": "MISSING_SCOPES"})
+    with pytest.raises(PermanentAPIError, match="scopes listed in the HubSpot connector's README"):
+        list(hs.pull_audience(None))
+
+
+# -- list inspection ----------------------------------------------------------------------------
+
+MEMBERS = f"{LISTS}/123/memberships"
+
+
+def test_inspect_missing_list_creates_nothing(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    mock.get(BY_NAME, status=404, json=fixture("list_not_found.json"))
+    assert hs.inspect_list(ListConfig(name="pressure-marketing")) == RemoteList(exists=False)
+    assert hs.inspect_list(ListConfig(name="pressure-marketing"), full=True) == RemoteList(exists=False)
+    assert [c.request.method for c in mock.calls] == ["GET", "GET"], "a look, never a create"
+
+
+def test_inspect_gives_the_size_hubspot_reports(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    found = fixture("list.json")
+    found["list"]["size"] = 42
+    mock.get(BY_NAME, json=found)
+    assert hs.inspect_list(ListConfig(name="pressure-marketing")) == RemoteList(exists=True, size=42)
+    assert len(mock.calls) == 1, "without full, one request"
+
+
+def test_inspect_without_size_says_unknown(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    found = fixture("list.json")
+    del found["list"]["size"]
+    mock.get(BY_NAME, json=found)
+    assert hs.inspect_list(ListConfig(name="pressure-marketing")) == RemoteList(exists=True, size=None)
+
+
+def test_inspect_full_reads_every_membership_page(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    mock.get(BY_NAME, json=fixture("list.json"))  # size 0: stale, the membership read is what counts
+    mock.get(
+        MEMBERS,
+        json={
+            "results": [{"recordId": "11", "membershipTimestamp": "x"}, {"recordId": 12}],
+            "paging": {"next": {"after": "m-1", "link": "x"}},
+            "total": 3,
+        },
+        match=[matchers.query_param_matcher({"limit": "250"})],
+    )
+    mock.get(
+        MEMBERS,
+        json={"results": [{"recordId": "13"}], "total": 3},
+        match=[matchers.query_param_matcher({"limit": "250", "after": "m-1"})],
+    )
+    got = hs.inspect_list(ListConfig(name="pressure-marketing"), full=True)
+    assert got == RemoteList(
+        exists=True,
+        size=3,
+        members=[RemoteMember(external_id="11"), RemoteMember(external_id="12"), RemoteMember(external_id="13")],
+    )
+
+
+def test_inspect_full_of_a_list_deleted_meanwhile(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    mock.get(BY_NAME, json=fixture("list.json"))
+    mock.get(MEMBERS, status=404, json=fixture("list_not_found.json"))
+    assert hs.inspect_list(ListConfig(name="pressure-marketing"), full=True) == RemoteList(exists=False)
+
+
+def test_membership_without_record_id_is_a_payload_error(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    mock.get(BY_NAME, json=fixture("list.json"))
+    mock.get(MEMBERS, json={"results": [{"membershipTimestamp": "x"}]})
+    with pytest.raises(PayloadError, match="recordId"):
+        hs.inspect_list(ListConfig(name="pressure-marketing"), full=True)
+
+
+def test_list_deleted_by_hand_is_recreated_by_the_next_push(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    lst = ListConfig(name="pressure-marketing")
+    mock.get(BY_NAME, json=fixture("list.json"))
+    mock.put(MEMBERSHIPS, json={"recordsIdsAdded": ["10001"], "recordIdsRemoved": [], "recordIdsMissing": []})
+    list(hs.push(lst, members(1, known=True), [], []))
+    # someone deletes the list in HubSpot: inspection sees it, and the push that repairs it creates it again
+    mock.get(BY_NAME, status=404, json=fixture("list_not_found.json"))
+    assert hs.inspect_list(lst) == RemoteList(exists=False)
+    made = fixture("list.json")
+    made["list"]["listId"] = "456"
+    mock.post(LISTS, json=made)
+    mock.put(
+        f"{LISTS}/456/memberships/add-and-remove",
+        json={"recordsIdsAdded": ["10001"], "recordIdsRemoved": [], "recordIdsMissing": []},
+    )
+    (batch,) = list(hs.push(lst, members(1, known=True), [], members(1, known=True)))
+    assert batch.added == [1]
+
+
+def test_inspect_uses_the_date_versioned_prefix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    hs = build(monkeypatch, tmp_path, lists_path_prefix="/crm/lists/2026-03")
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        mock.get(f"{API}/crm/lists/2026-03/object-type-id/0-1/name/pressure-marketing", json=fixture("list.json"))
+        mock.get(f"{API}/crm/lists/2026-03/123/memberships", json={"results": [{"recordId": "5"}]})
+        got = hs.inspect_list(ListConfig(name="pressure-marketing"), full=True)
+    assert got is not None and got.members == [RemoteMember(external_id="5")]
+
+
+def test_search_cursor_that_does_not_move_is_a_payload_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    hs = build(monkeypatch, tmp_path, audience_page_size=2)
+    t = SINCE + 1
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        one_date = {"results": [contact(1, t), contact(2, t)], "paging": {"next": {"after": "2"}}}
+        mock.post(SEARCH, json=one_date)
+        mock.post(SEARCH, json=one_date)  # the same cursor again: HubSpot is not moving on
+        with pytest.raises(PayloadError, match="twice"):
+            list(hs.pull_audience({"since": SINCE}))
+
+
+def test_email_the_ledger_refuses_is_left_out(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:
+    page = [contact(1, 1_650_000_000_000, email="not-an-address"), contact(2, 1_650_000_000_000)]
+    mock.get(CONTACTS, json={"results": page})
+    (batch,) = list(hs.pull_audience(None))
+    assert [c.external_id for c in batch.contacts] == ["2"] and batch.state == {"since": NOW * 1000}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_events_limit_and_filters(sandbox: HubSpotSandbox) -> None:
 
 
 def test_default_budget_then_429_with_hubspot_headers() -> None:
-    assert HubSpotSandbox.default_limits == {"default": (190, 10.0)}
+    assert HubSpotSandbox.default_limits == {"default": (190, 10.0), "search": (5, 1.0)}
     with HubSpotSandbox(limits={"default": (3, 10.0)}) as sb:
         answers = [call(sb, "GET", "/email/public/v1/events") for _ in range(4)]
     assert [r.status_code for r in answers] == [200, 200, 200, 429]
@@ -165,3 +166,127 @@ def test_unknown_route_is_404(sandbox: HubSpotSandbox) -> None:
 @pytest.mark.parametrize("limit", ["0", "x"])
 def test_bad_limit_is_400(sandbox: HubSpotSandbox, limit: str) -> None:
     assert call(sandbox, "GET", "/email/public/v1/events", params={"limit": limit}).status_code == 400
+
+
+# -- contacts: list, search, changes ----------------------------------------------------------
+
+
+@pytest.fixture
+def unlimited() -> Iterator[HubSpotSandbox]:
+    """A sandbox without rate budgets, for tests that search more than 5 times a second."""
+    sb = HubSpotSandbox(limits={})
+    sb.start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def test_contacts_list_pages_in_id_order(sandbox: HubSpotSandbox) -> None:
+    ids = [sandbox.add_contact(f"p{i}@x.io", optout=i == 1) for i in range(5)]
+    nomail = sandbox.add_contact_without_email()
+    params = {"limit": 4, "properties": "email,hs_email_optout"}
+    first = call(sandbox, "GET", "/crm/v3/objects/contacts", params=params).json()
+    assert [r["id"] for r in first["results"]] == ids[:4]
+    props = first["results"][1]["properties"]
+    assert props["email"] == "p1@x.io" and props["hs_email_optout"] == "true" and props["hs_object_id"] == ids[1]
+    assert set(props) == {"email", "hs_email_optout", "hs_object_id", "createdate", "lastmodifieddate"}
+    assert props["lastmodifieddate"].endswith("Z")
+    nxt = first["paging"]["next"]["after"]
+    second = call(sandbox, "GET", "/crm/v3/objects/contacts", params={**params, "after": nxt}).json()
+    assert [r["id"] for r in second["results"]] == [ids[4], nomail] and "paging" not in second
+    assert second["results"][1]["properties"]["email"] is None
+    assert call(sandbox, "GET", "/crm/v3/objects/contacts", params={"limit": 101}).status_code == 400
+    assert call(sandbox, "GET", "/crm/v3/objects/contacts", params={"after": "%%"}).status_code == 400
+
+
+def test_contact_changes_move_lastmodifieddate() -> None:
+    now = [1_000.0]
+    sb = HubSpotSandbox(clock=lambda: now[0])
+    cid = sb.add_contact("a@x.io")
+    assert sb.modified_at[cid] == sb.created_at[cid] == 1_000_000 and cid not in sb.optouts
+    now[0] = 2_000.0
+    sb.add_contact("A@x.io")  # already there: not a change
+    assert sb.modified_at[cid] == 1_000_000
+    sb.modify_contact("a@x.io", optout=True)
+    assert sb.modified_at[cid] == 2_000_000 and cid in sb.optouts
+    sb.modify_contact("a@x.io", optout=False, at=2_500_000)
+    assert sb.modified_at[cid] == 2_500_000 and cid not in sb.optouts
+    now[0] = 3_000.0
+    sb.unsubscribe("a@x.io", 2_900_000)  # a portal unsubscribe opts the contact out
+    assert sb.modified_at[cid] == 2_900_000 and cid in sb.optouts
+
+
+def test_search_filters_sorts_and_pages(unlimited: HubSpotSandbox) -> None:
+    sandbox = unlimited
+    ids = [sandbox.add_contact(f"s{i}@x.io") for i in range(6)]
+    for n in range(len(ids)):
+        sandbox.modify_contact(f"s{n}@x.io", at=5_000 - n * 10, optout=n == 2)  # later ids modified earlier
+    body: dict[str, Any] = {
+        "filterGroups": [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": "4970"}]}],
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": ["email", "hs_email_optout"],
+        "limit": 2,
+    }
+    first = call(sandbox, "POST", "/crm/v3/objects/contacts/search", json=body).json()
+    assert first["total"] == 4 and [r["id"] for r in first["results"]] == [ids[3], ids[2]]
+    assert first["results"][1]["properties"]["hs_email_optout"] == "true"
+    assert first["results"][0]["properties"]["lastmodifieddate"] == "1970-01-01T00:00:04.970Z"
+    after = first["paging"]["next"]["after"]
+    second = call(sandbox, "POST", "/crm/v3/objects/contacts/search", json={**body, "after": after}).json()
+    assert [r["id"] for r in second["results"]] == [ids[1], ids[0]] and "paging" not in second
+    iso = {
+        **body,
+        "filterGroups": [{"filters": [{**body["filterGroups"][0]["filters"][0], "value": "1970-01-01T00:00:04.990Z"}]}],
+    }
+    assert [r["id"] for r in call(sandbox, "POST", "/crm/v3/objects/contacts/search", json=iso).json()["results"]] == [
+        ids[1],
+        ids[0],
+    ]
+    desc = {**body, "sorts": [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}], "limit": 1}
+    assert call(sandbox, "POST", "/crm/v3/objects/contacts/search", json=desc).json()["results"][0]["id"] == ids[0]
+    for bad in (
+        {"limit": 101},
+        {"sorts": ["a", "b"]},
+        {"filterGroups": [{"filters": [{"propertyName": "zz", "operator": "EQ", "value": "1"}]}]},
+    ):
+        assert call(sandbox, "POST", "/crm/v3/objects/contacts/search", json={**body, **bad}).status_code == 400
+
+
+def test_search_refuses_to_page_past_10000_results(unlimited: HubSpotSandbox) -> None:
+    sandbox = unlimited
+    for i in range(10_050):
+        sandbox.add_contact(f"k{i}@x.io")
+    body = {"limit": 100, "after": "9900", "properties": ["email"]}
+    last = call(sandbox, "POST", "/crm/v3/objects/contacts/search", json=body).json()
+    assert last["total"] == 10_050 and len(last["results"]) == 100
+    assert last["paging"]["next"]["after"] == "10000", "HubSpot still offers the next page"
+    refused = call(sandbox, "POST", "/crm/v3/objects/contacts/search", json={**body, "after": "10000"})
+    assert refused.status_code == 400 and refused.json()["category"] == "VALIDATION_ERROR"
+    clipped = call(sandbox, "POST", "/crm/v3/objects/contacts/search", json={**body, "after": "9950"}).json()
+    assert len(clipped["results"]) == 50
+
+
+def test_search_has_its_own_budget_without_headers() -> None:
+    with HubSpotSandbox(limits={"default": (100, 10.0), "search": (2, 1.0)}) as sb:
+        assert isinstance(sb, HubSpotSandbox)
+        searches = [call(sb, "POST", "/crm/v3/objects/contacts/search", json={}) for _ in range(3)]
+        other = call(sb, "GET", "/crm/v3/objects/contacts")
+    assert [r.status_code for r in searches] == [200, 200, 429]
+    assert not any("X-HubSpot-RateLimit-Remaining" in r.headers for r in searches[:2])
+    assert searches[2].json()["policyName"] == "SECONDLY" and searches[2].headers["Retry-After"] == "1"
+    assert other.status_code == 200 and other.headers["X-HubSpot-RateLimit-Remaining"] == "99"
+
+
+def test_lists_deleted_and_edited_by_hand(sandbox: HubSpotSandbox) -> None:
+    hl = sandbox.add_list("supp")
+    sandbox.edit_list("supp", add=["a@x.io", "b@x.io", "c@x.io"])
+    sandbox.edit_list("supp", remove=["b@x.io", "nobody@x.io"])
+    assert sandbox.list_members("supp") == {"a@x.io", "c@x.io"}
+    found = call(sandbox, "GET", "/crm/v3/lists/object-type-id/0-1/name/supp").json()["list"]
+    assert found["size"] == 2
+    assert sandbox.delete_list("SUPP") and not sandbox.delete_list("supp")
+    assert call(sandbox, "GET", "/crm/v3/lists/object-type-id/0-1/name/supp").status_code == 404
+    assert call(sandbox, "GET", f"/crm/v3/lists/{hl.list_id}/memberships").status_code == 404
+    with pytest.raises(KeyError):
+        sandbox.edit_list("supp", add=["a@x.io"])

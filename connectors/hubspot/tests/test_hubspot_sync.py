@@ -127,16 +127,18 @@ def test_full_run_pulls_and_pushes(tmp_path: Path, sb: HubSpotSandbox, clean: An
     capped = {f"client{i:02d}@example.com" for i in range(40) if i % 4 >= 2 or i % 13 == 1}
     assert members == capped and acc.lists[0].added == len(capped)
     assert sb.count(method="POST", path="/crm/v3/lists") == 1
-    # the ids learned are kept as identities, so later pushes of these contacts need no lookup
+    # the audience pull gave every contact's HubSpot id, kept as identities: no push needs a lookup
     with sqlite3.connect(cfg.ledger_path) as db:
         stored = db.execute("SELECT count(*) FROM identities WHERE external_id IS NOT NULL").fetchone()[0]
-    assert stored == len(capped)
-    reads = sb.count(path="/crm/v3/objects/contacts/batch/read")
+    assert stored == len(sb.contacts) == 40
+    assert sb.count(path="/crm/v3/objects/contacts/batch/read") == 0
+    assert sb.count(method="GET", path="/crm/v3/objects/contacts") == 1, "40 contacts: one page"
     # a second email, sent after the first run's watermark (minus lag): client05 is now capped
     sb.add_send("client05@example.com", int(time.time() * 1000) - 15 * 60_000)
     again = rerun(cfg)
     assert again.accounts[0].lists[0].added == 1 and "client05@example.com" in sb.list_members(LIST)
-    assert sb.count(path="/crm/v3/objects/contacts/batch/read") == reads + 1
+    assert sb.count(path="/crm/v3/objects/contacts/batch/read") == 0
+    assert sb.count(path="/crm/v3/objects/contacts/search") == 1, "the second run searches for changed contacts"
 
 
 def test_rerun_changes_nothing(tmp_path: Path, sb: HubSpotSandbox, clean: Any) -> None:
@@ -220,7 +222,7 @@ def test_malformed_json_fails_the_account_then_rerun_converges(tmp_path: Path, s
 
 def test_token_revoked_mid_run(tmp_path: Path, sb: HubSpotSandbox, clean: Any) -> None:
     cfg = workspace(tmp_path, sb)
-    sb.inject("revoke", path="/crm/v3/objects/contacts/batch/read")  # after the pull, during the push
+    sb.inject("revoke", path="/memberships/add-and-remove")  # after the pull, during the push
     report = run_sync(cfg)
     assert report.exit_code == 1
     error = report.accounts[0].error or ""
@@ -229,6 +231,45 @@ def test_token_revoked_mid_run(tmp_path: Path, sb: HubSpotSandbox, clean: Any) -
     sb.revoke(False)
     rerun(cfg)
     assert_converged(cfg, sb, clean)
+
+
+# -- drift: lists deleted or edited by hand ------------------------------------------------
+
+
+def test_a_list_deleted_by_hand_is_recreated_by_the_next_run(tmp_path: Path, sb: HubSpotSandbox, clean: Any) -> None:
+    cfg = workspace(tmp_path, sb)
+    rerun(cfg)
+    first = sb.list_by_name(LIST)
+    assert first is not None and sb.delete_list(LIST)
+    report = rerun(cfg)
+    lrep = report.accounts[0].lists[0]
+    assert "missing on the platform" in (lrep.drift or "") and lrep.added == len(clean[1])
+    again = sb.list_by_name(LIST)
+    assert again is not None and again.list_id != first.list_id
+    assert sb.list_members(LIST) == clean[1]
+    assert rerun(cfg).accounts[0].lists[0].drift is None, "repaired: the run after finds nothing"
+
+
+def test_hand_edits_are_repaired_by_size_or_by_a_reconcile(tmp_path: Path, sb: HubSpotSandbox, clean: Any) -> None:
+    cfg = workspace(tmp_path, sb)
+    rerun(cfg)
+    on_list = sorted(clean[1])
+    outsider = next(e for e in sorted(sb.by_email) if e not in clean[1])
+    # two members taken out by hand: HubSpot's size differs, so the run reads the members and puts them back
+    sb.edit_list(LIST, remove=on_list[:2])
+    memberships = sb.count(method="GET", path="/memberships")
+    report = rerun(cfg)
+    lrep = report.accounts[0].lists[0]
+    assert lrep.drift and lrep.added == 2 and sb.list_members(LIST) == clean[1]
+    assert sb.count(method="GET", path="/memberships") == memberships + 1
+    # one out, one in: the size is the same, so only a reconcile (the full membership) sees it
+    sb.edit_list(LIST, add=[outsider], remove=[on_list[2]])
+    assert rerun(cfg).accounts[0].lists[0].drift is None
+    assert sb.list_members(LIST) != clean[1]
+    report = run_sync(cfg, reconcile=True)
+    lrep = report.accounts[0].lists[0]
+    assert report.exit_code == 0 and lrep.drift and (lrep.added, lrep.removed) == (1, 1)
+    assert sb.list_members(LIST) == clean[1]
 
 
 # -- request counts for 10,000 list changes -----------------------------------------------

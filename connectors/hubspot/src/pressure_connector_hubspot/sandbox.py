@@ -2,25 +2,31 @@
 
 It serves, on localhost, the Email Events API and the subscriptions timeline (newest
 first, ``hasMore``/``offset`` paging, ``limit`` at most 1000), contacts batch read by email
-(100 inputs at most; 207 with ``errors`` for unknown emails), Lists v3 lookup by name,
-creation and membership (GET with ``limit`` ≤ 250 and an ``after`` cursor; PUT
-add-and-remove answering with HubSpot's ``recordsIdsAdded`` spelling), HubSpot's error
-bodies, Bearer auth and the ten-second rate budget with ``X-HubSpot-RateLimit-*`` headers.
-Facts follow vendor-apis.md §1; anything outside that subset answers 404.
+(100 inputs at most; 207 with ``errors`` for unknown emails), the contacts list (id order,
+``limit`` ≤ 100, ``after`` cursor) and the contacts search (filters, one sort, ``limit`` ≤ 100,
+``after`` offsets refused from the 10,000th result on, its own budget of 5 requests per second
+without rate-limit headers), Lists v3 lookup by name, creation and membership (GET with
+``limit`` ≤ 250 and an ``after`` cursor; PUT add-and-remove answering with HubSpot's
+``recordsIdsAdded`` spelling), HubSpot's error bodies, Bearer auth and the ten-second rate
+budget with ``X-HubSpot-RateLimit-*`` headers. Contacts carry ``email``, ``hs_email_optout``
+(set by portal unsubscribes) and a ``lastmodifieddate`` that moves when they change; email
+events do not change contacts here. Facts follow vendor-apis.md §1 and HubSpot's CRM search
+documentation; anything outside that subset answers 404.
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import itertools
 import json
 import math
 import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +38,14 @@ PORTAL_ID = 62515
 EVENTS_MAX = 1000
 MEMBERSHIPS_MAX = 250
 BATCH_READ_MAX = 100
+#: contacts per page of the contacts list and of a search
+CONTACTS_MAX = 100
+#: results one search query can reach (HubSpot refuses to page past them)
+SEARCH_CAP = 10_000
+#: properties every contact read returns besides those asked for
+ALWAYS = ("hs_object_id", "createdate", "lastmodifieddate")
+#: properties a search returns when none are asked for
+SEARCH_DEFAULT = ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname")
 #: list roots served: v3 and the date-versioned ones (same shapes)
 LISTS = r"/crm/(?:v3/lists|lists/\d{4}-\d{2})"
 #: export families that HubSpot would send as marketing emails
@@ -73,6 +87,11 @@ def _ms(iso: str) -> int:
     return int(datetime.fromisoformat(iso).timestamp() * 1000)
 
 
+def _iso(ms: int) -> str:
+    """Epoch milliseconds as HubSpot's v3 objects write dates: ``2024-01-01T00:00:00.123Z``."""
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
 def _stable_uuid(text: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"hubspot-sandbox:{text}"))
 
@@ -82,16 +101,20 @@ class HubSpotSandbox(Sandbox):
 
     platform: ClassVar[str] = "hubspot"
     demo_brand: ClassVar[str] = "maison-paris"
-    #: Professional/Enterprise private apps: 190 requests per rolling 10 seconds
-    default_limits: ClassVar[Mapping[str, tuple[int, float]]] = {"default": (190, 10.0)}
+    #: Professional/Enterprise private apps: 190 requests per rolling 10 seconds; the CRM
+    #: search has its own budget of about 5 per second
+    default_limits: ClassVar[Mapping[str, tuple[int, float]]] = {"default": (190, 10.0), "search": (5, 1.0)}
 
     def __init__(self, *, token: str = TOKEN, membership_max: int = 100_000, **kw: Any) -> None:
         super().__init__(**kw)
         self.token = token
         #: ids per add-and-remove call before a 400 (HubSpot documents none; see vendor-apis.md §1.3)
         self.membership_max = membership_max
-        self.contacts: dict[str, str] = {}  # id → email (lower case)
+        self.contacts: dict[str, str] = {}  # id → email (lower case; "" for a contact without one)
         self.by_email: dict[str, str] = {}
+        self.created_at: dict[str, int] = {}  # id → ms
+        self.modified_at: dict[str, int] = {}  # id → lastmodifieddate, ms
+        self.optouts: set[str] = set()  # ids with hs_email_optout = true
         self.events: list[dict[str, Any]] = []
         self.timeline: list[dict[str, Any]] = []
         self.lists: dict[str, HubList] = {}
@@ -130,7 +153,12 @@ class HubSpotSandbox(Sandbox):
         body = {"status": "error", "message": message, "correlationId": correlation, "category": category}
         return Reply(status, body, {"X-HubSpot-Correlation-Id": correlation})
 
+    def bucket(self, path: str) -> str:
+        return "search" if path.endswith("/search") else "default"
+
     def rate_headers(self, bucket: str, limit: int, remaining: int, reset: float) -> dict[str, str]:
+        if bucket == "search":
+            return {}  # the client paces its searches itself
         window = int(self.limits.get(bucket, (limit, 10.0))[1] * 1000)
         return {
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(window),
@@ -141,12 +169,13 @@ class HubSpotSandbox(Sandbox):
     def rate_limited(self, bucket: str, reset: float) -> Reply:
         limit, window = self.limits.get(bucket, (190, 10.0))
         correlation = str(uuid.uuid4())
+        policy = "SECONDLY" if bucket == "search" else "TEN_SECONDLY_ROLLING"
         body = {
             "status": "error",
-            "message": "You have reached your ten_secondly_rolling limit.",
+            "message": f"You have reached your {policy.lower()} limit.",
             "errorType": "RATE_LIMIT",
             "correlationId": correlation,
-            "policyName": "TEN_SECONDLY_ROLLING",
+            "policyName": policy,
             "groupName": f"private-app:{PORTAL_ID}",
         }
         headers = {
@@ -160,15 +189,47 @@ class HubSpotSandbox(Sandbox):
 
     # -- test helpers -------------------------------------------------------------------
 
-    def add_contact(self, email: str) -> str:
-        """The contact id of ``email``, creating the contact if needed."""
+    def add_contact(self, email: str, *, optout: bool = False, at: int | None = None) -> str:
+        """The contact id of ``email``, creating the contact if needed, created and modified at ``at`` (ms) or now."""
         key = email.strip().lower()
         with self.lock:
             if key not in self.by_email:
-                cid = str(next(self._ids))
-                self.contacts[cid] = key
+                cid = self._new_contact(key, at)
                 self.by_email[key] = cid
+                if optout:
+                    self.optouts.add(cid)
             return self.by_email[key]
+
+    def add_contact_without_email(self) -> str:
+        """A contact with no email address (HubSpot allows them; the audience pull skips them)."""
+        with self.lock:
+            return self._new_contact("")
+
+    def _new_contact(self, email: str, at: int | None = None) -> str:
+        cid = str(next(self._ids))
+        now = self._now_ms() if at is None else int(at)
+        self.contacts[cid] = email
+        self.created_at[cid] = self.modified_at[cid] = now
+        return cid
+
+    def _now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def modify_contact(self, email: str, *, optout: bool | None = None, at: int | None = None) -> str:
+        """Change a contact as HubSpot's UI would: its ``lastmodifieddate`` becomes ``at`` (ms) or now."""
+        with self.lock:
+            cid = self.by_email[email.strip().lower()]
+            if optout is True:
+                self.optouts.add(cid)
+            elif optout is False:
+                self.optouts.discard(cid)
+            self.modified_at[cid] = self._now_ms() if at is None else int(at)
+            return cid
+
+    def _opt_out(self, recipient: str, at: int) -> None:
+        cid = self.add_contact(recipient)
+        self.optouts.add(cid)
+        self.modified_at[cid] = max(self.modified_at[cid], at)
 
     def add_event(
         self,
@@ -238,6 +299,8 @@ class HubSpotSandbox(Sandbox):
                 },
             ],
         )
+        with self.lock:
+            self._opt_out(recipient, created)
         return event
 
     def list_members(self, name: str) -> set[str]:
@@ -256,6 +319,29 @@ class HubSpotSandbox(Sandbox):
             hl = HubList(str(next(self._list_ids)), name, processing_type, int(self.clock() * 1000))
             self.lists[hl.list_id] = hl
             return hl
+
+    def delete_list(self, name: str) -> bool:
+        """Delete the list called ``name`` as someone would in HubSpot's UI; False if there was none."""
+        with self.lock:
+            found = self._list_by_name(name)
+            if found is None:
+                return False
+            del self.lists[found.list_id]
+            return True
+
+    def edit_list(self, name: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """Add and remove members by email, by hand (contacts are created if needed)."""
+        with self.lock:
+            found = self._list_by_name(name)
+            if found is None:
+                raise KeyError(name)
+            now = self._now_ms()
+            for email in add:
+                found.members.setdefault(self.add_contact(email), now)
+            for email in remove:
+                cid = self.by_email.get(email.strip().lower())
+                if cid is not None:
+                    found.members.pop(cid, None)
 
     def _list_by_name(self, name: str) -> HubList | None:
         key = name.strip().lower()  # HubSpot list names are not case-sensitive
@@ -317,6 +403,7 @@ class HubSpotSandbox(Sandbox):
             )
             cause = {"id": event["id"], "created": created}
             if kind == "STATUSCHANGE":
+                self._opt_out(row["email"], created)
                 self.add_timeline(
                     row["email"],
                     created,
@@ -470,6 +557,173 @@ class HubSpotSandbox(Sandbox):
             }
         ]
         return Reply(207, answer)
+
+    # -- contacts: list and search --------------------------------------------------------
+
+    def _contact_json(self, cid: str, wanted: tuple[str, ...] | list[str]) -> dict[str, Any]:
+        values = {
+            "email": self.contacts[cid] or None,
+            "hs_email_optout": "true" if cid in self.optouts else "false",
+            "hs_object_id": cid,
+            "createdate": _iso(self.created_at[cid]),
+            "lastmodifieddate": _iso(self.modified_at[cid]),
+            "firstname": None,
+            "lastname": None,
+        }
+        props = {name: values.get(name) for name in (*wanted, *ALWAYS)}
+        return {
+            "id": cid,
+            "properties": props,
+            "createdAt": _iso(self.created_at[cid]),
+            "updatedAt": _iso(self.modified_at[cid]),
+            "archived": False,
+        }
+
+    def _value(self, cid: str, prop: str) -> Any:
+        """A property as the search compares it: dates and ids as numbers, the rest as text."""
+        if prop == "lastmodifieddate":
+            return self.modified_at[cid]
+        if prop == "createdate":
+            return self.created_at[cid]
+        if prop == "hs_object_id":
+            return int(cid)
+        if prop == "email":
+            return self.contacts[cid] or None
+        if prop == "hs_email_optout":
+            return "true" if cid in self.optouts else "false"
+        raise BadRequest(f"property {prop!r} is not searchable here")
+
+    @staticmethod
+    def _operand(prop: str, raw: Any) -> Any:
+        if prop in ("lastmodifieddate", "createdate"):
+            text = str(raw).strip()
+            if text.isdigit():
+                return int(text)
+            try:
+                return round(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+            except ValueError:
+                raise BadRequest(f"{raw!r} is not a valid date for {prop}") from None
+        if prop == "hs_object_id":
+            try:
+                return int(str(raw))
+            except ValueError:
+                raise BadRequest(f"{raw!r} is not a valid number for {prop}") from None
+        return str(raw).lower()
+
+    def _matches(self, cid: str, f: Mapping[str, Any]) -> bool:
+        prop, op = f.get("propertyName"), f.get("operator", "EQ")
+        if not isinstance(prop, str):
+            raise BadRequest("a filter needs a propertyName")
+        have = self._value(cid, prop)
+        if op == "HAS_PROPERTY":
+            return have is not None
+        if op == "NOT_HAS_PROPERTY":
+            return have is None
+        if op in ("IN", "NOT_IN"):
+            values = f.get("values")
+            if not isinstance(values, list):
+                raise BadRequest(f"operator {op} needs 'values'")
+            inside = have is not None and have in {self._operand(prop, v) for v in values}
+            return inside if op == "IN" else not inside
+        if "value" not in f:
+            raise BadRequest(f"operator {op} needs 'value'")
+        want = self._operand(prop, f["value"])
+        if have is None:
+            return op == "NEQ"
+        compare = {
+            "EQ": lambda a, b: a == b,
+            "NEQ": lambda a, b: a != b,
+            "GT": lambda a, b: a > b,
+            "GTE": lambda a, b: a >= b,
+            "LT": lambda a, b: a < b,
+            "LTE": lambda a, b: a <= b,
+        }.get(str(op))
+        if compare is None:
+            raise BadRequest(f"operator {op!r} is not supported here")
+        return bool(compare(have, want))
+
+    def _ids_in_order(self) -> list[str]:
+        # ids come from an increasing counter and contacts are never removed: insertion order is id order
+        return list(self.contacts)
+
+    @route("GET", "/crm/v3/objects/contacts")
+    def list_contacts(self, request: SandboxRequest) -> Reply:
+        try:
+            limit = int(request.arg("limit") or 10)
+        except ValueError:
+            raise BadRequest("limit must be an integer") from None
+        if limit < 1 or limit > CONTACTS_MAX:
+            raise BadRequest(f"limit must be between 1 and {CONTACTS_MAX}, got {limit}")
+        wanted: list[str] = []
+        for value in request.query.get("properties", []):
+            wanted += [p.strip() for p in value.split(",") if p.strip()]
+        ids = self._ids_in_order()
+        start = 0
+        after = request.arg("after")
+        if after:
+            try:
+                last = int(base64.urlsafe_b64decode(after.encode()).decode())
+            except ValueError:
+                raise BadRequest(f"invalid after {after!r}") from None
+            start = bisect.bisect_right(ids, last, key=int)
+        page = ids[start : start + limit]
+        body: dict[str, Any] = {"results": [self._contact_json(c, wanted) for c in page]}
+        if len(ids) > start + limit:
+            token = base64.urlsafe_b64encode(page[-1].encode()).decode()
+            body["paging"] = {"next": {"after": token, "link": f"{request.path}?after={token}"}}
+        return Reply(200, body)
+
+    @route("POST", "/crm/v3/objects/contacts/search")
+    def search_contacts(self, request: SandboxRequest) -> Reply:
+        body = request.json()
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise BadRequest("Invalid input JSON")
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int) or limit < 1 or limit > CONTACTS_MAX:
+            raise BadRequest(f"limit must be between 1 and {CONTACTS_MAX}, got {limit!r}")
+        try:
+            offset = int(body.get("after") or 0)
+        except (TypeError, ValueError):
+            raise BadRequest(f"invalid after {body.get('after')!r}") from None
+        if offset >= SEARCH_CAP:
+            raise BadRequest(
+                f"There was a problem with the request: paging past the first {SEARCH_CAP} results is not allowed"
+            )
+        groups = body.get("filterGroups") or []
+        if not isinstance(groups, list) or len(groups) > 5:
+            raise BadRequest("filterGroups must be a list of at most 5 groups")
+        sorts = body.get("sorts") or []
+        if not isinstance(sorts, list) or len(sorts) > 1:
+            raise BadRequest("at most one sort is supported")
+        chosen = []
+        for cid in self._ids_in_order():
+            filters_ok = not groups or any(
+                all(self._matches(cid, f) for f in (g.get("filters") or []) if isinstance(f, dict))
+                for g in groups
+                if isinstance(g, dict)
+            )
+            if filters_ok:
+                chosen.append(cid)
+        if sorts:
+            sort = sorts[0]
+            prop = sort.get("propertyName") if isinstance(sort, dict) else str(sort)
+            descending = isinstance(sort, dict) and sort.get("direction") == "DESCENDING"
+
+            # ties keep id order, as the search index gives them
+            def key(cid: str) -> tuple[bool, Any]:
+                value = self._value(cid, str(prop))
+                return value is None, value
+
+            chosen.sort(key=key, reverse=descending)
+        wanted = body.get("properties") or list(SEARCH_DEFAULT)
+        end = min(offset + limit, SEARCH_CAP)
+        page = chosen[offset:end]
+        answer: dict[str, Any] = {"total": len(chosen), "results": [self._contact_json(c, wanted) for c in page]}
+        if len(chosen) > end:
+            answer["paging"] = {"next": {"after": str(end), "link": f"?after={end}"}}
+        return Reply(200, answer)
 
     @route("GET", LISTS + r"/object-type-id/(?P<otype>[^/]+)/name/(?P<name>[^/]+)")
     def list_by_name_route(self, request: SandboxRequest) -> Reply:

@@ -30,6 +30,12 @@ class HubSpotSettings(HttpSettings):
     family: str = "marketing"
     #: also read the subscriptions timeline (unsubscribes and spam reports outside a send)
     subscriptions_timeline: bool = True
+    #: seconds re-read before the audience watermark (search index lag, clock skew)
+    audience_overlap: int = Field(default=300, ge=0)
+    #: contacts per page of the contacts list and of the contacts search (HubSpot's maximum is 100)
+    audience_page_size: int = Field(default=100, ge=2, le=100)
+    #: CRM search requests per second (HubSpot allows about 4 per account, apart from the other limits)
+    search_rate: float = Field(default=4.0, gt=0, le=10)
 
     @field_validator("lists_path_prefix")
     @classmethod
