@@ -327,3 +327,11 @@ def test_sandbox_on_a_busy_port_exits_2_naming_the_port() -> None:
     assert isinstance(result.exception, SystemExit)
     assert f"error: cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output and "OSError" not in result.output
+
+
+@pytest.mark.parametrize("command", ["why"])
+def test_new_commands_have_help_and_are_in_the_readme(command: str) -> None:
+    code, out = invoke(command, "--help")
+    assert code == 0 and "Usage:" in out and "--config" in out
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert f"| `pressure-sync {command} " in readme
