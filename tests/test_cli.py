@@ -335,3 +335,29 @@ def test_new_commands_have_help_and_are_in_the_readme(command: str) -> None:
     assert code == 0 and "Usage:" in out and "--config" in out
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert f"| `pressure-sync {command} " in readme
+
+
+def test_forget_shows_what_it_will_erase_before_asking(ws: Path) -> None:
+    assert invoke("run", "--config", str(ws))[0] == 0
+    result = CliRunner().invoke(cli, ["forget", "--config", str(ws), "ana@example.com"], input="n\n")
+    assert result.exit_code == 1  # declined: nothing erased
+    preview = "  client default: 2 touches, 0 engagements, 0 consent changes, on 1 list (acme/acme-marketing-email)"
+    lines = result.output.splitlines()
+    assert lines[0] == f"ana@example.com in {ws.parent / 'ledger.db'}:"
+    assert lines[1] == preview
+    assert lines[2].startswith("Erase every trace of ana@example.com (every client)")
+    assert json.loads(invoke("status", "--config", str(ws), "--json")[1])["contacts"] == 3
+    result = CliRunner().invoke(cli, ["forget", "--config", str(ws), "cy@example.com"], input="y\n")
+    assert result.exit_code == 0
+    assert "  client default: 0 touches, 1 engagement, 1 consent change, on 1 list (acme/acme-marketing-email)" in (
+        result.output
+    )
+    assert "erased cy@example.com from default" in result.output
+    code, out = invoke("forget", "--config", str(ws), "cy@example.com", "--yes")
+    assert code == 0 and "  client default: not in the ledger" in out
+
+
+def test_forget_before_any_run_says_there_is_no_ledger(ws: Path) -> None:
+    code, out = invoke("forget", "--config", str(ws), "ana@example.com", "--yes")
+    assert code == 0
+    assert f"ana@example.com: no ledger yet at {ws.parent / 'ledger.db'}; nothing to erase" in out

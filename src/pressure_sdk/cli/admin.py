@@ -11,8 +11,10 @@ import click
 from ..config import load_config
 from ..connectors.registry import available, get_connector
 from ..errors import ConfigError, PressureError
+from ..explain import footprint
 from ..ledger import Ledger
 from ..validate import check_email
+from ..workspace import Workspace
 from .base import _handle_errors, cli, config_option, json_option
 
 
@@ -72,18 +74,30 @@ def connectors(config_path: str | None, as_json: bool) -> None:
 @click.option("--client", metavar="NAME", help="Erase it from this client only (default: every client).")
 @_handle_errors
 def forget(config_path: str, email: str, yes: bool, client: str | None) -> None:
-    """Erase a contact from the ledger (right to erasure); later imports never bring it back."""
+    """Erase a contact from the ledger (right to erasure); later imports never bring it back.
+
+    Shows first, per client, what will be erased (touches, engagements, consent changes,
+    the suppression lists it is on), then asks for confirmation unless --yes.
+    """
     cfg = load_config(config_path)
     cfg.check_client(client)
     key = check_email(email)
     clients = [client] if client else cfg.client_names
     where = f"client {client}" if client else "every client"
+    if cfg.ledger_path.exists():
+        with Workspace(cfg) as ws:
+            found = footprint(ws.ledger, key, clients, ws.now())
+        click.echo(f"{key} in {cfg.ledger_path}:")
+        for f in found:
+            click.echo(f"  {f.text()}")
+    else:
+        click.echo(f"{key}: no ledger yet at {cfg.ledger_path}; nothing to erase")
     if not yes:
         click.confirm(f"Erase every trace of {key} ({where}) from {cfg.ledger_path}?", abort=True)
     with Ledger(cfg.ledger_path) as led:
-        found = led.forget(key, clients)
-    if found:
-        click.echo(f"erased {key} from {', '.join(found)}; one-way tombstones keep it out of future imports ({where})")
+        erased = led.forget(key, clients)
+    if erased:
+        click.echo(f"erased {key} from {', '.join(erased)}; one-way tombstones keep it out of future imports ({where})")
     else:
         click.echo(f"{key} was not in the ledger; one-way tombstones keep it out of future imports ({where})")
     click.echo("note: also erase it on each platform; suppression lists there are not changed by this command")
