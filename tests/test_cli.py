@@ -361,3 +361,9 @@ def test_forget_before_any_run_says_there_is_no_ledger(ws: Path) -> None:
     code, out = invoke("forget", "--config", str(ws), "ana@example.com", "--yes")
     assert code == 0
     assert f"ana@example.com: no ledger yet at {ws.parent / 'ledger.db'}; nothing to erase" in out
+
+
+def test_init_has_help_and_is_in_the_readme() -> None:
+    code, out = invoke("init", "--help")
+    assert code == 0 and "--dir" in out and "--connector" in out and "--force" in out
+    assert "| `pressure-sync init " in (Path(__file__).parents[1] / "README.md").read_text()
