@@ -31,8 +31,12 @@ def ledger_with_two_clients() -> Ledger:
         account="m-files",
         client="maison",
     )
-    led.ingest(Batch(touches=[Touch("v1", "ana@x.com", "email", "v", "marketing", T)]), account="v-files", client="velo")
-    led.ingest(Batch(touches=[Touch("o1", "bob@x.com", "email", "m", "marketing", T)]), account="m-files", client="maison")
+    led.ingest(
+        Batch(touches=[Touch("v1", "ana@x.com", "email", "v", "marketing", T)]), account="v-files", client="velo"
+    )
+    led.ingest(
+        Batch(touches=[Touch("o1", "bob@x.com", "email", "m", "marketing", T)]), account="m-files", client="maison"
+    )
     ana = led.contact("ana@x.com", "maison")
     assert ana is not None
     led.confirm_push("m-files", "m-email", [ana.id], [])
