@@ -73,12 +73,13 @@ def plan(config_path: str, candidates_path: str, out_path: str, client: str | No
         click.echo(json.dumps({"candidates": len(decisions), "accepted": accepted, **summary}, indent=2))
         return
     click.echo(f"{len(decisions)} candidates: {accepted} accepted, {len(decisions) - accepted} rejected -> {out_path}")
+    width = max([24, *(len(k) + 1 for k in [*summary["rules"], *summary["brands"]])])
     if summary["rules"]:
         click.echo("rejections per rule:")
         for rule, n in summary["rules"].items():
-            click.echo(f"  {rule:<24} {n}")
+            click.echo(f"  {rule:<{width}} {n:>6}")
     click.echo("per brand:")
     for brand, c in summary["brands"].items():
-        click.echo(f"  {brand:<24} accepted {c['accepted']:>6}  rejected {c['rejected']:>6}")
+        click.echo(f"  {brand:<{width}} accepted {c['accepted']:>6}  rejected {c['rejected']:>6}")
 
 
