@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .ledger import Ledger
 from .models import CountedTouch, Decision, Reason
 from .policy import ContactState, Policy
-from .segments import _members, list_candidate
+from .segments import list_candidate
 from .state import contact_state
 from .timeutil import to_iso
 from .validate import check_email, to_epoch
@@ -188,7 +188,7 @@ def membership(
         engagements = led.engagements_of(row.id, now - reach, now)
         state = contact_state(row, policy.default_tz, led.consent_of(row.id), engagements)
         history = policy.counted(led.touches_of(row.id, now - policy.lookback, now))
-        in_audience = bool(_members(led, acc.name, [row.id]))
+        in_audience = bool(led.account_contacts(acc.name, [row.id]))
         pushed = row.id in led.list_members(acc.name, lst.name)
     reasons = policy.evaluate(cand, state, history, skip_hours=True)
     exempt = policy.is_exempt(cand.family)

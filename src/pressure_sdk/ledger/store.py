@@ -24,6 +24,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from ..errors import LedgerError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
+from .lists import ListQueries
 from .schema import BUCKET_SHIFT, migrations
 
 _CHUNK = 500  # bound parameters per IN (…) query, well under SQLite's limit
@@ -96,7 +97,7 @@ class Member:
     external_id: str | None
 
 
-class Ledger:
+class Ledger(ListQueries):
     """The pressure ledger: one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, cache_mb: int = 64) -> None:
