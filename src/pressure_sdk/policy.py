@@ -39,6 +39,8 @@ class Match:
 
     @classmethod
     def of(cls, f: Filter) -> Match:
+        """Compile a config filter."""
+
         def s(v: list[str] | None) -> frozenset[str] | None:
             return None if v is None else frozenset(v)
 
@@ -142,20 +144,24 @@ class Policy:
     # -- families and brands ----------------------------------------------------
 
     def is_exempt(self, family: str) -> bool:
+        """An exempt family is never blocked (and always counted)."""
         f = self.families.get(family)
         return bool(f and f.exempt)
 
     def weight(self, family: str, weight: float | None = None) -> float:
+        """A touch's weight: its own, else its family's default (1 for an unknown family)."""
         if weight is not None:
             return weight
         f = self.families.get(family)
         return f.weight if f else 1.0
 
     def family_priority(self, family: str) -> int:
+        """The family's priority (0 for an unknown family); higher goes first."""
         f = self.families.get(family)
         return f.priority if f else 0
 
     def same_scope(self, scope: str, brand: str, other: str) -> bool:
+        """Whether a touch by ``other`` falls in the ``scope`` (brand, group or all) of ``brand``."""
         if scope == "all":
             return True
         if scope == "group":

@@ -10,6 +10,8 @@ from .config import ScoringConfig, TierConfig, ToleranceConfig
 
 @dataclass(slots=True, frozen=True)
 class Score:
+    """A contact's scores at one time: tier, engagement score, tolerance capital, flagged for care."""
+
     tier: str
     score: float
     capital: float

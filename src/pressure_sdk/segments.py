@@ -27,6 +27,8 @@ from .timeutil import calendar_period
 
 @dataclass(slots=True, frozen=True)
 class ListKey:
+    """One suppression list: the account that keeps it and its name."""
+
     account: str
     list: str
 

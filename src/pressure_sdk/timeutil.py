@@ -67,6 +67,7 @@ def to_iso(ts: int | None, tz: str = "UTC") -> str | None:
 
 
 def now() -> int:
+    """The clock: epoch seconds, UTC."""
     return int(datetime.now(UTC).timestamp())
 
 

@@ -24,6 +24,7 @@ def check_email(email: str, where: str = "email") -> str:
 
 
 def check_weight(weight: float | None, where: str = "weight") -> float | None:
+    """The weight as a float (None stays None); InvalidValueError unless it is a positive finite number."""
     if weight is None:
         return None
     if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight) or weight <= 0:
@@ -62,15 +63,19 @@ class Vocabulary:
         return value
 
     def channel(self, value: object, where: str = "channel") -> str:
+        """``value`` if it is a known channel; InvalidValueError naming the known ones otherwise."""
         return self._known("channel", value, self.channels, where)
 
     def brand(self, value: object, where: str = "brand") -> str:
+        """``value`` if it is a known brand; InvalidValueError naming the known ones otherwise."""
         return self._known("brand", value, self.brands, where)
 
     def family(self, value: object, where: str = "family") -> str:
+        """``value`` if it is a known family; InvalidValueError naming the known ones otherwise."""
         return self._known("family", value, self.families, where)
 
     def client(self, value: object, where: str = "client") -> str:
+        """``value`` if it is a known client; InvalidValueError naming the known ones otherwise."""
         return self._known("client", value, self.clients, where)
 
     def brand_of_client(self, brand: str, client: str | None, where: str = "brand") -> str:

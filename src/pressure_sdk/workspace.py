@@ -46,6 +46,7 @@ class Workspace:
         return cls(load_config(config_path))
 
     def close(self) -> None:
+        """Close the ledger."""
         self.ledger.close()
 
     def __enter__(self) -> Workspace:

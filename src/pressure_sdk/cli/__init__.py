@@ -10,6 +10,7 @@ from .base import cli
 
 
 def main() -> None:
+    """Entry point of the ``pressure-sync`` console script."""
     cli()
 
 

@@ -94,6 +94,7 @@ class Connector(ABC):
         return time.time()
 
     def resolve(self, path: str) -> Path:
+        """A path from the account's settings, relative to the workspace file's folder."""
         p = Path(path)
         return p if p.is_absolute() else self.base_dir / p
 

@@ -14,6 +14,8 @@ _registered: dict[str, type[Connector]] = {}
 
 @dataclass(frozen=True, slots=True)
 class ConnectorInfo:
+    """An installed connector: its name, distribution, version and ``module:Class`` target."""
+
     name: str
     distribution: str
     version: str
@@ -26,6 +28,7 @@ def register(name: str, cls: type[Connector]) -> None:
 
 
 def unregister(name: str) -> None:
+    """Forget a connector registered with :func:`register`."""
     _registered.pop(name, None)
 
 

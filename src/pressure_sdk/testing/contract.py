@@ -71,6 +71,7 @@ class ContractHarness:
             self.monkeypatch.setenv(self.credential_env, self.secret)
 
     def stop(self) -> None:
+        """Stop the platform started by :meth:`start`."""
         if self.sandbox is not None:
             self.sandbox.stop()
 
@@ -114,6 +115,7 @@ class ContractHarness:
 
 
 def workspace_for(harness: ContractHarness) -> WorkspaceConfig:
+    """A one-account workspace pointing at the harness's platform, ledger in its temp folder."""
     account = {
         **harness.account(),
         "name": ACCOUNT,
@@ -132,6 +134,7 @@ def workspace_for(harness: ContractHarness) -> WorkspaceConfig:
 
 
 def build(harness: ContractHarness) -> Connector:
+    """The connector of :func:`workspace_for`'s account."""
     cfg = workspace_for(harness)
     return harness.connector_cls.from_account(cfg.accounts[0], cfg, 0)
 
@@ -146,15 +149,18 @@ def pull_into(connector: Connector, ledger: Ledger) -> list[str]:
 
 
 def rows(ledger: Ledger) -> int:
+    """Touches and engagements in the ledger."""
     return ledger.count("touches") + ledger.count("engagements")
 
 
 def frozen(connector: Connector, at: float) -> Connector:
+    """The connector with its clock frozen at ``at``."""
     connector.now = lambda: at  # type: ignore[method-assign]
     return connector
 
 
 def members_for(n: int, start: int = 0) -> list[Member]:
+    """``n`` list members with distinct emails and no platform id."""
     return [Member(i, f"contract-{i:05d}@example.com", None) for i in range(start + 1, start + n + 1)]
 
 

@@ -30,6 +30,8 @@ FAULT_KINDS = ("status", "timeout", "drop", "malformed", "rate_limit", "revoke")
 
 @dataclass
 class SandboxRequest:
+    """One request as a route handler sees it."""
+
     method: str
     path: str
     query: dict[str, list[str]]
@@ -39,6 +41,7 @@ class SandboxRequest:
     params: dict[str, str] = field(default_factory=dict)
 
     def arg(self, name: str, default: str | None = None) -> str | None:
+        """The last value of query parameter ``name``, or ``default``."""
         values = self.query.get(name)
         return values[-1] if values else default
 
@@ -54,6 +57,8 @@ class SandboxRequest:
 
 @dataclass
 class Reply:
+    """A route handler's answer: status, JSON body and headers."""
+
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -70,6 +75,8 @@ class BadRequest(Exception):
 
 @dataclass
 class Recorded:
+    """One request the sandbox answered, kept in its request log."""
+
     method: str
     path: str
     query: dict[str, list[str]]
@@ -79,6 +86,8 @@ class Recorded:
 
 @dataclass
 class Fault:
+    """A fault to inject into matching requests (see :meth:`Sandbox.inject`)."""
+
     kind: str
     times: int = 1
     path: str | None = None
@@ -92,6 +101,7 @@ class Fault:
     skip: int = 0
 
     def matches(self, method: str, path: str) -> bool:
+        """Whether the fault applies to a request (its path contains ``path``, same method)."""
         return (self.path is None or self.path in path) and (self.method is None or method == self.method)
 
 
@@ -208,6 +218,7 @@ class Sandbox:
             self.faults.append(Fault(kind, times, path, method.upper() if method else None, **kw))
 
     def clear_faults(self) -> None:
+        """Remove every injected fault."""
         with self.lock:
             self.faults.clear()
 
@@ -262,6 +273,7 @@ class Sandbox:
             self._server = None
 
     def stop(self) -> None:
+        """Stop serving and close the listening socket."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
