@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -367,3 +368,20 @@ def test_init_has_help_and_is_in_the_readme() -> None:
     code, out = invoke("init", "--help")
     assert code == 0 and "--dir" in out and "--connector" in out and "--force" in out
     assert "| `pressure-sync init " in (Path(__file__).parents[1] / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_plan_out_file_mode_follows_the_umask(ws: Path, tmp_path: Path, umask: int, mode: int) -> None:
+    cands = tmp_path / "cands.csv"
+    cands.write_text(
+        "candidate_id,email,channel,brand,family,planned_at\nc1,bob@example.com,email,acme,marketing,2026-11-17T10:00:00Z\n"
+    )
+    out_csv = tmp_path / "plans" / "plan.csv"
+    old = os.umask(umask)
+    try:
+        code, out = invoke("plan", "--config", str(ws), "--candidates", str(cands), "--out", str(out_csv))
+    finally:
+        os.umask(old)
+    assert code == 0, out
+    assert out_csv.stat().st_mode & 0o777 == mode
+    assert [p.name for p in out_csv.parent.iterdir()] == ["plan.csv"]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import errno
 import os
-import tempfile
+import secrets
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -88,10 +89,15 @@ def _number(raw: str | None, bad, col: str) -> float | None:  # type: ignore[no-
 
 
 def write_plan(path: str | Path, decisions: Sequence[Decision], tz: str) -> None:
-    """Write the candidates with ``decision`` and ``reasons``, atomically."""
+    """Write the candidates with ``decision`` and ``reasons``, atomically.
+
+    The file is written under a temporary name next to ``path`` and renamed over it, so
+    a reader never sees half a plan. Its mode is 0666 less the process umask, like any
+    file the process creates.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    fd, tmp = _create_temp(p)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\n")
@@ -117,6 +123,19 @@ def write_plan(path: str | Path, decisions: Sequence[Decision], tz: str) -> None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    # Not tempfile.mkstemp: it creates files 0600 whatever the umask. The kernel applies
+    # the umask to the mode given here; O_EXCL makes the name ours alone.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, f"cannot create a temporary file next to {path}")
 
 
 def summarize(decisions: Sequence[Decision]) -> dict[str, Any]:
