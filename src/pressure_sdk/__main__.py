@@ -1,3 +1,5 @@
+"""``python -m pressure_sdk``: the ``pressure-sync`` command."""
+
 from .cli import main
 
 main()
