@@ -255,3 +255,20 @@ def test_a_contact_not_yet_pushed_is_announced(ws: Path) -> None:
 def test_bad_arguments_exit_2_naming_them(ws: Path, args: list[str], message: str) -> None:
     code, out = invoke("why", "--config", str(ws), *args)
     assert code == 2 and message in out
+
+
+def test_the_python_membership_of_a_contact_off_the_list(ws: Path) -> None:
+    from pressure_sdk.explain import membership
+    from pressure_sdk.workspace import Workspace
+
+    run(ws)
+    with Workspace.open(ws) as w:
+        bob = membership(w, "bob@example.com", "acme-email", account="acme")
+        assert (bob.on_list, bob.leaves_at, bob.reasons, bob.decision.allowed) == (False, None, (), True)
+        # fay would be blocked, but acme does not hold her: off the list, the decision still says why
+        fay = membership(w, "fay@example.com", "acme-email", account="acme")
+        assert (fay.on_list, fay.leaves_at, fay.reasons) == (False, None, ())
+        assert not fay.decision.allowed and fay.decision.blocking_rules == ["email-weekly"]
+        assert fay.decision.next_allowed_at == w.now() + (5 * 86400 - 2 * 3600)  # 7 days after 11-14 10:00
+        ana = membership(w, "ana@example.com", "acme-email", account="acme")
+        assert ana.on_list and ana.leaves_at == ana.decision.next_allowed_at == fay.decision.next_allowed_at

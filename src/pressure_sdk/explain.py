@@ -36,8 +36,8 @@ class Membership:
     confirmed. ``decision`` is the list's standard candidate for this contact: its
     reasons are why the contact is on the list. ``leaves_at`` is the first instant the
     contact would be off the list if nothing else were sent (the first run after it
-    takes it off); None while on the list for a reason without an end (consent,
-    tolerance capital, a cap of 0).
+    takes it off); None when it is not on the list, or is on it for a reason without an
+    end (consent, tolerance capital, a cap of 0).
     """
 
     email: str
@@ -82,7 +82,7 @@ class Membership:
                 "exempt": self.decision.exempt,
             },
             "reasons": [r.as_dict() for r in self.reasons],
-            "leaves_at": to_iso(self.leaves_at) if self.on_list else None,
+            "leaves_at": to_iso(self.leaves_at),
         }
 
     def text(self) -> str:
@@ -193,8 +193,8 @@ def membership(
     reasons = policy.evaluate(cand, state, history, skip_hours=True)
     exempt = policy.is_exempt(cand.family)
     on_list = in_audience and bool(reasons)
-    leaves = _leaves(policy, cand, state, history, reasons) if on_list else now
-    decision = Decision(cand, not reasons, tuple(reasons), leaves, exempt)
+    nxt = _leaves(policy, cand, state, history, reasons) if reasons else now
+    decision = Decision(cand, not reasons, tuple(reasons), nxt, exempt)
     return Membership(
         email=key,
         client=client,
@@ -206,7 +206,7 @@ def membership(
         on_list=on_list,
         pushed=pushed,
         decision=decision,
-        leaves_at=leaves,
+        leaves_at=nxt if on_list else None,
         timezone=state.timezone,
     )
 
