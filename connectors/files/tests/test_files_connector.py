@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -597,6 +598,24 @@ def test_failed_push_leaves_previous_files_whole(tmp_path: Path, monkeypatch: py
     assert "No space left on device" in str(info.value)
     # nothing half-written, no temp file left behind
     assert {p.name: p.read_bytes() for p in (tmp_path / "lists").iterdir()} == before
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_pushed_files_mode_follows_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    # an upload agent running as another user reads the lists when the umask lets it
+    conn = make(tmp_path, out_dir="lists")
+    lst = workspace(tmp_path, {}).accounts[0].lists[0]
+    amy = Member(1, "amy@x.io", None)
+    old = os.umask(umask)
+    try:
+        list(conn.push(lst, adds=[amy], removes=[], members=[amy]))
+        # replacing a file gives the new one the same mode
+        list(conn.push(lst, adds=[], removes=[amy], members=[]))
+    finally:
+        os.umask(old)
+    files = sorted((tmp_path / "lists").iterdir())
+    assert [p.name for p in files] == ["email-marketing.adds.csv", "email-marketing.csv", "email-marketing.removes.csv"]
+    assert {p.stat().st_mode & 0o777 for p in files} == {mode}
 
 
 def test_push_refuses_list_name_that_escapes_out_dir(tmp_path: Path) -> None:

@@ -7,15 +7,18 @@ skipped and a changed one is imported again (the ledger dedupes by event id).
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import glob
 import hashlib
 import os
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from pressure_sdk.config import ListConfig
 from pressure_sdk.connectors.base import Connector, PushBatch, RemoteList, RemoteMember
@@ -276,20 +279,75 @@ class FilesConnector(Connector):
 
 def _write_members(path: Path, members: Sequence[Member]) -> None:
     """Write ``email,external_id`` rows sorted by email; readers never see a partial file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with _atomic_text(path) as f:
+        w = csv.writer(f)
+        w.writerow(("email", "external_id"))
+        for m in sorted(members, key=lambda m: (m.email, m.contact_id)):
+            w.writerow((m.email, m.external_id or ""))
+
+
+class _AtomicFile:
+    """A UTF-8 text file that replaces ``path`` whole on :meth:`commit`, and never partly.
+
+    It is written under a temporary name in the same folder (created if needed), synced,
+    then renamed over ``path``; :meth:`discard` removes it if it was not committed, and
+    ``path`` is left as it was. Its mode is 0666 less the process umask, as for any file
+    the process creates (so a umask of 022 lets an upload agent of another user read it).
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        fd, tmp = _create_temp(path)
+        self._tmp: Path | None = tmp
+        try:
+            self.file: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        except BaseException:
+            os.close(fd)
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+        assert self._tmp is not None, "committed twice"
+        os.replace(self._tmp, self.path)
+        self._tmp = None
+        _fsync_dir(self.path.parent)
+
+    def discard(self) -> None:
+        if self._tmp is None:
+            return
+        if hasattr(self, "file"):
+            self.file.close()
+        self._tmp.unlink(missing_ok=True)
+        self._tmp = None
+
+
+@contextlib.contextmanager
+def _atomic_text(path: Path) -> Iterator[IO[str]]:
+    """An :class:`_AtomicFile` committed when the block ends without error."""
+    f = _AtomicFile(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(("email", "external_id"))
-            for m in sorted(members, key=lambda m: (m.email, m.contact_id)):
-                w.writerow((m.email, m.external_id or ""))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+        yield f.file
+        f.commit()
+    finally:
+        f.discard()
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    # Not tempfile.mkstemp: it creates files 0600 whatever the umask. The kernel applies
+    # the umask to the mode given here; O_EXCL makes the name ours alone.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    msg = f"cannot create a temporary file next to {path}"
+    raise FileExistsError(errno.EEXIST, msg)
 
 
 def _fsync_dir(folder: Path) -> None:
