@@ -80,15 +80,27 @@ def test_toolkit_and_kit_names_are_pinned() -> None:
     import pressure_sdk.testing
 
     assert sorted(pressure_sdk.connectors.__all__) == [
+        "ApiCredential",
         "Connector",
+        "Credentials",
+        "CursorState",
         "HttpConnector",
         "HttpSettings",
+        "HttpStream",
+        "IncrementalCursor",
+        "ListSink",
         "PushBatch",
         "RemoteList",
         "RemoteMember",
+        "Targets",
+        "Window",
         "available",
+        "contact_ids",
+        "env_field",
         "get_connector",
+        "pull_windows",
         "register",
+        "stable_id",
     ]
     assert {
         "HttpClient",
@@ -100,6 +112,30 @@ def test_toolkit_and_kit_names_are_pinned() -> None:
     } <= set(pressure_sdk.http.__all__)
     assert {"ContractHarness", "connector_contract", "Sandbox", "route", "Reply"} <= set(pressure_sdk.testing.__all__)
     for module in (pressure_sdk.connectors, pressure_sdk.http, pressure_sdk.testing):
+        for name in module.__all__:
+            assert getattr(module, name) is not None, name
+
+
+def test_kit_modules_pin_their_names() -> None:
+    from pressure_sdk.connectors import credentials, sinks, streams
+
+    assert sorted(streams.__all__) == [
+        "CursorState",
+        "DAY",
+        "HttpStream",
+        "IncrementalCursor",
+        "Row",
+        "RowDedupe",
+        "Window",
+        "day_start",
+        "last_day_before",
+        "pull_windows",
+        "stable_id",
+        "utc_day",
+    ]
+    assert sorted(sinks.__all__) == ["ListSink", "Targets", "contact_ids", "require"]
+    assert sorted(credentials.__all__) == ["ApiCredential", "Credentials", "env_field"]
+    for module in (streams, sinks, credentials):
         for name in module.__all__:
             assert getattr(module, name) is not None, name
 

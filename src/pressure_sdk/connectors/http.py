@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..config import ListConfig
 from ..errors import AuthError
 from ..http import Auth, HeaderPacer, HttpClient, Resolution, RetryPolicy
 from ..http.client import default_error_message
-from .base import Connector
+from ..ledger.store import Member
+from .base import Connector, PushBatch
+from .credentials import ApiCredential, Credentials
+from .sinks import ListSink
 
 if TYPE_CHECKING:
     from ..testing.sandbox import Sandbox
@@ -32,10 +35,13 @@ class HttpSettings(BaseModel):
 class HttpConnector(Connector):
     """A connector over HTTP: one :class:`HttpClient` built from a few hooks.
 
-    A subclass sets :attr:`default_base_url` and implements :meth:`auth`; it may override
-    :meth:`pacer`, :attr:`resolutions`, :meth:`retry_after` and :meth:`error_message`.
-    The credential comes from the environment variable the account names in
-    ``credential_env``; it is never read from the file.
+    A subclass sets :attr:`default_base_url` and implements :meth:`auth` (one secret) or
+    :meth:`authenticate` (a :attr:`credentials_model` of several); it may override
+    :meth:`after_auth`, :meth:`pacer`, :attr:`resolutions`, :meth:`retry_after` and
+    :meth:`error_message`. Credentials come from environment variables named after the
+    account's ``credential_env``; they are never read from the file. Declaring
+    :attr:`sink_class` gives :meth:`push`; pulls are declared as streams
+    (:mod:`pressure_sdk.connectors.streams`).
     """
 
     #: the platform's API root; an account's ``base_url`` replaces it (EU hosts, sandboxes)
@@ -44,16 +50,21 @@ class HttpConnector(Connector):
     credential_hint: ClassVar[str] = "the API credential"
     #: connector-specific overrides of the response classification table
     resolutions: ClassVar[Mapping[int, Resolution]] = {}
+    #: the credentials and the variables they are read from (default: one secret in ``credential_env``)
+    credentials_model: ClassVar[type[Credentials]] = ApiCredential
+    #: the suppression lists as a sink; declaring one gives :meth:`push`
+    sink_class: ClassVar[type[ListSink[Any]] | None] = None
 
     settings: HttpSettings
     _client: HttpClient | None = None
+    _sink: ListSink[Any] | None = None
 
     @property
     def base_url(self) -> str:
         return (self.account.base_url or self.default_base_url).rstrip("/")
 
-    def credential(self) -> str:
-        """The credential from the account's environment variable; AuthError names what to set."""
+    def credentials(self) -> Credentials:
+        """The account's credentials from their environment variables; AuthError names what to set."""
         env = self.account.credential_env
         if not env:
             msg = (
@@ -61,20 +72,31 @@ class HttpConnector(Connector):
                 f"variable that holds {self.credential_hint}"
             )
             raise AuthError(msg, connector=self.name)
-        value = os.environ.get(env, "").strip()
-        if not value:
-            msg = (
-                f"account {self.account.name!r}: environment variable {env} is not set; "
-                f"export it with {self.credential_hint}"
-            )
-            raise AuthError(msg, connector=self.name)
-        return value
+        return self.credentials_model.from_env(
+            env, account=self.account.name, hint=self.credential_hint, connector=self.name
+        )
+
+    def credential(self) -> str:
+        """The primary secret (the one of a single-secret platform); AuthError names what to set."""
+        return self.credentials().secret()
 
     # -- hooks ---------------------------------------------------------------------------
 
     def auth(self, credential: str) -> Auth:
-        """The auth object for ``credential``."""
+        """The auth object for a single-secret platform's ``credential``."""
         raise NotImplementedError
+
+    def authenticate(self, credentials: Credentials) -> Auth:
+        """The auth object for the account's credentials (default: :meth:`auth` of the primary secret)."""
+        return self.auth(credentials.secret())
+
+    def after_auth(self, auth: Auth) -> str | None:
+        """The base URL to use once authenticated, for platforms that hand it out with the token.
+
+        Called once, when the client is built; None keeps :attr:`base_url`. SFMC, say, fetches
+        its token here and returns the token answer's ``rest_instance_url``.
+        """
+        return None
 
     def pacer(self) -> HeaderPacer | None:
         """Reads the platform's rate-limit headers; None if it sends none."""
@@ -99,10 +121,12 @@ class HttpConnector(Connector):
     def client(self) -> HttpClient:
         """Built on first use, so a missing credential fails that account only, when it runs."""
         if self._client is None:
+            auth = self.authenticate(self.credentials())
+            base_url = self.after_auth(auth) or self.base_url
             self._client = HttpClient(
-                self.base_url,
+                base_url,
                 connector=self.name,
-                auth=self.auth(self.credential()),
+                auth=auth,
                 timeout=self.settings.timeout,
                 retry=self.settings.retry,
                 pacer=self.pacer(),
@@ -111,6 +135,26 @@ class HttpConnector(Connector):
                 error_message=self.error_message,
             )
         return self._client
+
+    @property
+    def sink(self) -> ListSink[Any]:
+        """The suppression lists' sink, built once from :attr:`sink_class`."""
+        if self._sink is None:
+            if self.sink_class is None:
+                msg = f"connector {self.name!r} declares no sink_class and does not override push"
+                raise NotImplementedError(msg)
+            self._sink = self.sink_class(self)
+        return self._sink
+
+    def push(
+        self,
+        lst: ListConfig,
+        adds: Sequence[Member],
+        removes: Sequence[Member],
+        members: Sequence[Member],
+    ) -> Iterator[PushBatch]:
+        """Apply adds and removes through :attr:`sink`; each confirmed call is yielded at once."""
+        yield from self.sink.push(lst, adds, removes)
 
     def close(self) -> None:
         if self._client is not None:
