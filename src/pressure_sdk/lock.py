@@ -13,9 +13,12 @@ from pathlib import Path
 from types import TracebackType
 
 from .errors import LockedError
+from .ledger.store import LedgerPathError, path_problem
 
 
 class WorkspaceLock:
+    """The workspace's run lock, ``<ledger>.lock``; holds the holder's pid for the message of the next."""
+
     def __init__(self, path: str | Path, *, wait: float = 0.0, poll: float = 0.2) -> None:
         self.path = Path(path)
         self.wait = wait
@@ -23,8 +26,16 @@ class WorkspaceLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        """Take the lock, waiting up to ``wait`` seconds; raise :class:`LockedError` if another run keeps it.
+
+        A path that cannot be used (a file where its folder should be, a folder this user
+        cannot write) raises :class:`~pressure_sdk.ledger.LedgerPathError`.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise LedgerPathError(path_problem(self.path, exc, "lock file")) from None
         deadline = time.monotonic() + self.wait
         while True:
             try:

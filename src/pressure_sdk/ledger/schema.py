@@ -152,3 +152,27 @@ def _clients(db: Database) -> None:
         "WHEN 'do_not_contact' THEN 'unsubscribed' ELSE 'subscribed' END FROM engagements "
         "WHERE type IN ('unsubscribe', 'complaint', 'resubscribe', 'do_not_contact', 'do_not_contact_lifted')"
     )
+
+
+@migrations(name="0003_runs")
+def _runs(db: Database) -> None:
+    """Run history: one row per run of ``pressure-sync run`` that was not a dry run.
+
+    ``result`` is ``running`` while it runs, then ``ok``, ``failed``, ``interrupted``,
+    ``aborted`` (stopped at once, or an unexpected error) or ``died`` (the process was
+    killed: found still running by the next run). ``report`` is the run's JSON report.
+    Times are epoch seconds; ``now`` is the instant the command was given with ``--now``.
+    """
+    db.execute(
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            result TEXT NOT NULL,
+            exit_code INTEGER,
+            now INTEGER,
+            pid INTEGER,
+            report TEXT,
+            error TEXT
+        )"""
+    )

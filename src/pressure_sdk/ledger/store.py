@@ -97,16 +97,107 @@ class Member:
     external_id: str | None
 
 
+class LedgerPathError(LedgerError):
+    """The ledger's path cannot be used: a file where a folder should be, a folder or a file
+    the user cannot write, a read-only database. The message names the path and what to do."""
+
+    exit_code = 2
+
+
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
+def path_problem(path: str | Path, exc: BaseException, what: str = "ledger") -> str:
+    """What is wrong with the ledger's (or its lock's) path, for people: the path, the cause, the fix."""
+    p = Path(path)
+    fix = "or set the workspace's `ledger` to a path you can write"
+    user = _user()
+    for parent in reversed(p.parents):
+        if parent.exists() and not parent.is_dir():
+            return f"{what} {path}: {parent} is a file, not a folder; move it away {fix}"
+    if p.is_dir():
+        return f"{what} {path} is a folder, not a file; name a file in it, such as {p / 'ledger.db'}"
+    folder = p.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    text = str(exc)
+    if isinstance(exc, PermissionError) or "unable to open" in text:
+        if not p.exists():
+            return (
+                f"{what} {path}: cannot create it in {folder}: permission denied for user {user}; "
+                f"make {folder} writable by {user} {fix}"
+            )
+        return (
+            f"{what} {path}: cannot open it: permission denied for user {user}; "
+            f"make it and its folder {p.parent} readable and writable by {user} {fix}"
+        )
+    if "readonly" in text or "read-only" in text:
+        # SQLite gives the -wal and -shm files it creates the database's mode: a file made
+        # read-only once leaves them read-only too
+        beside = (p, p.parent, p.with_name(f"{p.name}-wal"), p.with_name(f"{p.name}-shm"))
+        locked = [str(x) for x in beside if x.exists() and not os.access(x, os.W_OK)]
+        which = ", ".join(locked) if locked else f"the file or its folder {p.parent}"
+        return (
+            f"{what} {path} is read-only for user {user}: {which} cannot be written "
+            f"(SQLite also writes {p.name}-wal and {p.name}-shm beside it); make "
+            f"{'it' if len(locked) == 1 else 'them'} writable by {user} (e.g. chmod u+w) {fix}"
+        )
+    return f"{what} {path}: {text}; check the path and its permissions {fix}"
+
+
+def _is_path_problem(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, OSError) or any(k in text for k in ("unable to open", "readonly", "read-only"))
+
+
+@dataclass(slots=True, frozen=True)
+class RunRecord:
+    """One run of the history (see :meth:`Ledger.runs`)."""
+
+    id: int
+    started_at: float
+    finished_at: float | None
+    #: running, ok, failed, interrupted, aborted or died
+    result: str
+    exit_code: int | None
+    #: the instant the run was told to evaluate lists at (``--now``), if any
+    now: int | None
+    pid: int | None
+    #: the run's JSON report, when it finished
+    report: dict[str, Any] | None
+    #: why it did not finish, when it did not
+    error: str | None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.finished_at is None else self.finished_at - self.started_at
+
+
+#: how many runs the history keeps
+RUNS_KEPT = 1000
+
+
 class Ledger(ListQueries):
     """The pressure ledger: one SQLite file (or ``:memory:``)."""
 
     def __init__(self, path: str | Path = ":memory:", *, cache_mb: int = 64) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LedgerPathError(path_problem(self.path, exc)) from None
         try:
             conn = self._open(cache_mb)
         except sqlite3.DatabaseError as exc:
+            if self.path != ":memory:" and _is_path_problem(exc):
+                raise LedgerPathError(path_problem(self.path, exc)) from None
             msg = f"{self.path}: cannot open the ledger: {exc} (is it a pressure-sdk ledger file?)"
             raise LedgerError(msg) from None
         self.conn = conn
@@ -207,6 +298,31 @@ class Ledger(ListQueries):
                 self.conn.execute("ROLLBACK")
                 self._ids.clear()
                 self.scores_at = None
+
+    def check_writable(self) -> None:
+        """Raise :class:`LedgerPathError` unless the ledger can be written (nothing is changed).
+
+        A read-only file, or a folder where SQLite cannot write its journal, opens fine for
+        reading: a run must learn it before it pulls anything.
+        """
+        if self.path == ":memory:":
+            return
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._write_problem(exc) from None
+            try:
+                self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('write_check', '1')")
+            except sqlite3.OperationalError as exc:
+                raise self._write_problem(exc) from None
+            finally:
+                self.conn.execute("ROLLBACK")
+
+    def _write_problem(self, exc: sqlite3.OperationalError) -> LedgerError:
+        if "locked" in str(exc):
+            return LedgerError(f"ledger {self.path}: another process keeps it locked for writing ({exc})")
+        return LedgerPathError(path_problem(self.path, exc))
 
     def _meta_salt(self) -> str:
         row = self.conn.execute("SELECT value FROM meta WHERE key='tombstone_salt'").fetchone()
@@ -640,6 +756,72 @@ class Ledger(ListQueries):
             "ON CONFLICT(account) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
             (account, json.dumps(state, sort_keys=True)),
         )
+
+    # -- run history ------------------------------------------------------------
+
+    def start_run(self, *, started_at: float, now: int | None = None, pid: int | None = None) -> int:
+        """Record a run that starts; return its id. Call it under the workspace lock.
+
+        Runs still marked running were left by a process that died (the lock is held by
+        this one): they are marked ``died``. Only the last :data:`RUNS_KEPT` runs are kept.
+        """
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET result = 'died', error = COALESCE(error, "
+                "'the process ended before the run did (killed, or the machine stopped)') WHERE result = 'running'"
+            )
+            cur = self.conn.execute(
+                "INSERT INTO runs(started_at, result, now, pid) VALUES (?, 'running', ?, ?)", (started_at, now, pid)
+            )
+            run_id = int(cur.lastrowid or 0)
+            self.conn.execute("DELETE FROM runs WHERE id <= ?", (run_id - RUNS_KEPT,))
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        finished_at: float,
+        result: str,
+        exit_code: int | None,
+        report: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how a run ended."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE runs SET finished_at = ?, result = ?, exit_code = ?, report = ?, error = ? WHERE id = ?",
+                (finished_at, result, exit_code, None if report is None else json.dumps(report), error, run_id),
+            )
+
+    def last_run_at(self, result: str) -> tuple[float, float | None] | None:
+        """(start, end) of the last run that ended with ``result``, if any is kept."""
+        row = self.conn.execute(
+            "SELECT started_at, finished_at FROM runs WHERE result = ? ORDER BY id DESC LIMIT 1", (result,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def runs(self, limit: int = 10) -> list[RunRecord]:
+        """The last ``limit`` runs, newest first."""
+        rows = self.conn.execute(
+            "SELECT id, started_at, finished_at, result, exit_code, now, pid, report, error FROM runs "
+            "ORDER BY id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            RunRecord(
+                id=r[0],
+                started_at=r[1],
+                finished_at=r[2],
+                result=r[3],
+                exit_code=r[4],
+                now=r[5],
+                pid=r[6],
+                report=json.loads(r[7]) if r[7] else None,
+                error=r[8],
+            )
+            for r in rows
+        ]
 
     # -- suppression lists ------------------------------------------------------
 
