@@ -65,10 +65,23 @@ class ContractHarness:
         """The credential value, checked never to appear in reprs, errors or the ledger."""
         return self.sandbox.credential if self.sandbox is not None else None
 
+    def environment(self) -> dict[str, str]:
+        """Variables to export for the account's credentials (several for a multi-field credentials model)."""
+        return {self.credential_env: self.secret} if self.secret is not None else {}
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value, each checked never to appear in reprs, errors or the ledger.
+
+        By default the values of :meth:`environment`; a harness whose credentials hold
+        non-secret fields (an account id) returns only the secret ones.
+        """
+        return [v for v in self.environment().values() if v]
+
     def start(self) -> None:
-        """Start the platform (a sandbox) and export the credential variable."""
-        if self.secret is not None:
-            self.monkeypatch.setenv(self.credential_env, self.secret)
+        """Start the platform (a sandbox) and export the credential variables."""
+        for name, value in self.environment().items():
+            self.monkeypatch.setenv(name, value)
 
     def stop(self) -> None:
         """Stop the platform started by :meth:`start`."""
@@ -123,7 +136,7 @@ def workspace_for(harness: ContractHarness) -> WorkspaceConfig:
         "brand": "contract",
         "lists": [{"name": LIST}],
     }
-    if harness.secret is not None:
+    if harness.environment():
         account.setdefault("credential_env", harness.credential_env)
     data = {
         "workspace": {"name": "contract", "ledger": str(harness.tmp_path / "ledger.db")},
@@ -253,9 +266,9 @@ class _Base:
         connector = build(harness)
         try:
             shown = [repr(connector), str(connector.settings), repr(connector.settings), str(vars(connector.settings))]
-            if harness.secret:
+            for secret in harness.secrets:
                 for text in shown:
-                    assert harness.secret not in text
+                    assert secret not in text
         finally:
             connector.close()
 
@@ -265,8 +278,8 @@ class _Base:
         with pytest.raises(ConfigError) as err:
             harness.connector_cls.from_account(account, cfg, 0)
         assert "accounts[0].settings" in str(err.value) and "no_such_setting" in str(err.value)
-        if harness.secret:
-            assert harness.secret not in str(err.value)
+        for secret in harness.secrets:
+            assert secret not in str(err.value)
 
     # -- check and pull ------------------------------------------------------------------
 
@@ -335,6 +348,30 @@ class _Base:
             assert harness.members(LIST) == {m.email for m in kept}
         finally:
             connector.close()
+
+    def test_no_secret_in_the_ledger_or_the_logs(
+        self, harness: ContractHarness, ledger: Ledger, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A pull, its watermark, a push and everything logged at debug level hold no credential."""
+        if not harness.secrets:
+            return  # nothing secret to leak: the other tests cover the connector
+        caplog.set_level("DEBUG")
+        t0 = int(time.time()) - 10 * DAY
+        harness.add_events(10, t0 - 2 * DAY, t0 - DAY)
+        adds = members_for(3)
+        harness.prepare_contacts([m.email for m in adds])
+        connector = frozen(build(harness), t0)
+        try:
+            pull_into(connector, ledger)
+            _push_all(connector, adds, [], adds)
+        finally:
+            connector.close()
+        ledger.close()
+        stored = b"".join(p.read_bytes() for p in harness.tmp_path.glob("contract-ledger.db*"))
+        logged = caplog.text
+        for secret in harness.secrets:
+            assert secret.encode() not in stored, "a credential reached the ledger"
+            assert secret not in logged, "a credential reached the logs"
 
     # -- optional hooks: list inspection, audience --------------------------------------
 
@@ -427,7 +464,7 @@ class _HttpTests:
             connector.close()
         assert len(harness.sandbox.requests) - before == 1, "a refused credential must not be retried"
         assert recorded_sleeps == []
-        assert harness.secret is None or harness.secret not in str(err.value)
+        assert not [s for s in harness.secrets if s in str(err.value)]
 
     def test_429_waits_as_told(self, harness: ContractHarness, recorded_sleeps: list[float]) -> None:
         assert harness.sandbox is not None
