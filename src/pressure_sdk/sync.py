@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,6 +17,7 @@ from .ledger import IngestResult, Ledger
 from .lock import WorkspaceLock
 from .models import AUDIENCE_STATUSES, Batch
 from .policy import Policy
+from .progress import PhaseHandle, ProgressObserver, phase
 from .segments import ListKey, compute_lists
 from .tiers import score_all
 from .timeutil import now as clock_now
@@ -22,6 +25,37 @@ from .timeutil import to_iso
 from .validate import Vocabulary, check_email, check_weight
 
 log = logging.getLogger("pressure_sdk.sync")
+
+
+class StopRequest:
+    """Asks a run to stop after the batch in progress; set from a signal handler.
+
+    The run stops at the next point where everything before it is committed: after a
+    pulled batch and its watermark, after a confirmed push batch, between accounts and
+    between lists. Its report says where each account stopped.
+    """
+
+    def __init__(self) -> None:
+        #: why the run was asked to stop (``SIGINT``, ``SIGTERM``), None until it is
+        self.reason: str | None = None
+        #: the exit code the run ends with once stopped
+        self.exit_code: int = 1
+
+    def set(self, reason: str, exit_code: int) -> None:
+        if self.reason is None:
+            self.reason, self.exit_code = reason, exit_code
+
+    def __bool__(self) -> bool:
+        return self.reason is not None
+
+
+class _Stopped(Exception):
+    """Raised inside the run where a stop was asked for; caught by the run itself."""
+
+
+def _check(stop: StopRequest | None) -> None:
+    if stop:
+        raise _Stopped
 
 
 @dataclass
@@ -50,10 +84,16 @@ class AccountReport:
     contacts_scored: int = 0
     error: str | None = None
     lists: list[ListReport] = field(default_factory=list)
+    #: the run was interrupted before this account's work was done
+    stopped: bool = False
 
     def fail(self, message: str) -> None:
         self.ok = False
         self.error = message if self.error is None else f"{self.error}; {message}"
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else ("stopped" if self.stopped else "FAILED")
 
 
 @dataclass
@@ -64,21 +104,39 @@ class RunReport:
     accounts: list[AccountReport] = field(default_factory=list)
     #: contacts whose tier and capital were computed for this run's time
     contacts_scored: int = 0
+    #: the instant lists were computed for (``--now``, ``workspace.now`` or the clock)
+    as_of: int | None = None
+    #: why the run stopped early (``SIGINT``, ``SIGTERM``), if it did
+    interrupted: str | None = None
+    #: the exit code of an interrupted run (130 for SIGINT, 143 for SIGTERM)
+    interrupt_code: int = 1
+    #: the run's id in the ledger's run history (None for a dry run)
+    run_id: int | None = None
 
     @property
     def ok(self) -> bool:
-        return all(a.ok for a in self.accounts)
+        return self.interrupted is None and all(a.ok for a in self.accounts)
+
+    @property
+    def result(self) -> str:
+        """``ok``, ``failed`` or ``interrupted``, as the run history records it."""
+        return "interrupted" if self.interrupted else ("ok" if self.ok else "failed")
 
     @property
     def exit_code(self) -> int:
+        if self.interrupted:
+            return self.interrupt_code
         return 0 if self.ok else 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "dry_run": self.dry_run,
+            "run_id": self.run_id,
             "started_at": to_iso(self.started_at),
             "finished_at": to_iso(self.finished_at),
+            "as_of": None if self.as_of is None else to_iso(self.as_of),
+            "interrupted": self.interrupted,
             "contacts_scored": self.contacts_scored,
             "clients": {
                 c: {"ok": all(a.ok for a in accs), "accounts": [a.name for a in accs]}
@@ -105,7 +163,7 @@ class RunReport:
                     a.client,
                     a.name,
                     a.connector,
-                    "ok" if a.ok else "FAILED",
+                    a.status,
                     str(a.pulled),
                     str(a.touches_added),
                     str(a.engagements_added),
@@ -139,16 +197,23 @@ class RunReport:
             out += ["", "errors:", *errors]
         ok = sum(a.ok for a in self.accounts)
         out += ["", f"{ok}/{len(self.accounts)} accounts ok"]
+        if self.interrupted:
+            out.append(
+                f"interrupted by {self.interrupted}: stopped after the batch in progress; what the tables show as "
+                "pulled, and lists marked pushed, is saved; the next run resumes from there"
+            )
         return "\n".join(out)
 
 
-def _grid(rows: Sequence[Sequence[str]]) -> list[str]:
+def _grid(rows: Sequence[Sequence[str]], right_from: int = 3) -> list[str]:
+    """Rows as aligned columns under a dashed header; columns from ``right_from`` on are right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, r in enumerate(rows):
         lines.append(
             "  ".join(
-                c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                c.rjust(w) if i >= right_from else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
             ).rstrip()
         )
         if n == 0:
@@ -184,12 +249,17 @@ def run_sync(
     wait: float = 0.0,
     now: int | None = None,
     reconcile: bool = False,
+    progress: ProgressObserver | None = None,
+    stop: StopRequest | None = None,
 ) -> RunReport:
     """One scheduled run over the selected accounts. Never raises for one account's failure.
 
     A dry run pulls and computes everything inside one transaction that is rolled back:
-    the ledger is left exactly as it was (DESIGN §6.8), and nothing is pushed.
+    the ledger is left exactly as it was (DESIGN §6.8), and nothing is pushed. Any other
+    run is recorded in the ledger's run history (:meth:`Ledger.runs`).
     ``reconcile`` compares every list with the platform's real membership first.
+    ``progress`` hears of every phase and batch; ``stop``, once set, ends the run after
+    the batch in progress.
     """
     selected = select_accounts(cfg, accounts, clients)
     if not selected:
@@ -203,15 +273,57 @@ def run_sync(
     with WorkspaceLock(f"{cfg.ledger_path}.lock", wait=wait):
         ledger = Ledger(cfg.ledger_path)
         try:
-            opts = {"dry_run": dry_run, "force": force, "now": now, "reconcile": reconcile}
+            ledger.check_writable()
+            opts: dict[str, Any] = {
+                "dry_run": dry_run,
+                "force": force,
+                "now": now,
+                "reconcile": reconcile,
+                "progress": progress,
+                "stop": stop,
+            }
             if dry_run:
                 with ledger.scratch():
-                    return _run(cfg, ledger, selected, connectors, **opts)  # type: ignore[arg-type]
-            return _run(cfg, ledger, selected, connectors, **opts)  # type: ignore[arg-type]
+                    return _run(cfg, ledger, selected, connectors, **opts)
+            return _recorded(cfg, ledger, selected, connectors, opts)
         finally:
             for c in connectors.values():
                 c.close()
             ledger.close()
+
+
+def _recorded(
+    cfg: WorkspaceConfig,
+    ledger: Ledger,
+    selected: Sequence[AccountConfig],
+    connectors: dict[str, Connector],
+    opts: dict[str, Any],
+) -> RunReport:
+    """``_run``, recorded in the run history: its start at once, its end and report when it ends."""
+    run_id = ledger.start_run(started_at=time.time(), now=opts["now"], pid=os.getpid())
+    try:
+        report = _run(cfg, ledger, selected, connectors, run_id=run_id, **opts)
+    except BaseException as exc:
+        # stopped at once (a second signal) or a bug outside any account: say so, then go on failing
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            why = "stopped at once; the batch in progress was rolled back"
+        else:
+            why = f"unexpected {type(exc).__name__}: {exc}"
+        try:
+            ledger.finish_run(run_id, finished_at=time.time(), result="aborted", exit_code=None, error=why)
+        except Exception:  # the ledger itself may be what failed
+            log.warning("could not record the end of run %d in the run history", run_id, exc_info=True)
+        raise
+    errors = "; ".join(f"{a.name}: {a.error}" for a in report.accounts if a.error) or None
+    ledger.finish_run(
+        run_id,
+        finished_at=time.time(),
+        result=report.result,
+        exit_code=report.exit_code,
+        report=report.as_dict(),
+        error=errors,
+    )
+    return report
 
 
 def _run(
@@ -224,35 +336,90 @@ def _run(
     force: bool,
     now: int | None,
     reconcile: bool,
+    progress: ProgressObserver | None = None,
+    stop: StopRequest | None = None,
+    run_id: int | None = None,
 ) -> RunReport:
-    report = RunReport(dry_run=dry_run, started_at=clock_now())
+    report = RunReport(dry_run=dry_run, started_at=clock_now(), run_id=run_id)
     reports = {a.name: AccountReport(a.name, a.connector, cfg.client_of_account(a)) for a in selected}
     report.accounts = list(reports.values())
+    #: where each account is: "pull", "pulled", "push" or "done"
+    steps = {a.name: "" for a in selected}
+    try:
+        _steps(
+            cfg, ledger, selected, connectors, report, reports, steps, dry_run, force, now, reconcile, progress, stop
+        )
+    except _Stopped:
+        assert stop is not None
+        report.interrupted, report.interrupt_code = stop.reason, stop.exit_code
+        for a in report.accounts:
+            if a.ok and steps[a.name] != "done":
+                a.stopped = True
+                a.fail(f"interrupted by {stop.reason}: {_where_stopped(a, steps[a.name])}")
+        log.warning("run interrupted by %s after the batch in progress", stop.reason)
+    report.finished_at = clock_now()
+    return report
+
+
+def _where_stopped(a: AccountReport, step: str) -> str:
+    if step == "pull":
+        return f"pull stopped after {a.pulled} new events were saved; the next run resumes it"
+    if step == "pulled":
+        return "pulled and saved; lists not pushed (the next run pushes them)"
+    if step == "push":
+        return "push stopped (see its lists); the next run pushes the rest"
+    return "not run (the next run runs it)"
+
+
+def _steps(
+    cfg: WorkspaceConfig,
+    ledger: Ledger,
+    selected: Sequence[AccountConfig],
+    connectors: dict[str, Connector],
+    report: RunReport,
+    reports: dict[str, AccountReport],
+    steps: dict[str, str],
+    dry_run: bool,
+    force: bool,
+    now: int | None,
+    reconcile: bool,
+    progress: ProgressObserver | None,
+    stop: StopRequest | None,
+) -> None:
     vocab = Vocabulary(cfg)
     for acc in selected:
+        _check(stop)
         rep = reports[acc.name]
+        result = IngestResult()
+        steps[acc.name] = "pull"
         try:
-            result = _pull(cfg, vocab, ledger, acc, connectors[acc.name])
+            _pull(cfg, vocab, ledger, acc, connectors[acc.name], result, progress, stop)
         except PressureError as exc:
             rep.fail(f"pull: {exc}")
             continue
+        except _Stopped:
+            _pulled(rep, result)
+            raise
         except Exception as exc:  # a connector bug must not stop the other accounts
             log.exception("pull of %s failed", acc.name)
             rep.fail(f"pull: unexpected {type(exc).__name__}: {exc}")
             continue
-        rep.pulled = result.touches_added + result.engagements_added
-        rep.touches_added = result.touches_added
-        rep.engagements_added = result.engagements_added
-        rep.contacts_scored = len(result.contact_ids)
+        _pulled(rep, result)
+        steps[acc.name] = "pulled" if acc.lists else "done"
+    _check(stop)
     t = now if now is not None else (cfg.clock or clock_now())
+    report.as_of = t
     policy = Policy(cfg)
-    # Scores are a function of the ledger and t: every contact, every run (DESIGN §6.8).
-    report.contacts_scored = score_all(ledger, t, cfg.tiers, cfg.scoring, cfg.tolerance)
-    healthy = [a for a in selected if reports[a.name].ok]
-    desired = compute_lists(ledger, policy, healthy, t)
+    with phase(progress, None, "scores and lists"):
+        # Scores are a function of the ledger and t: every contact, every run (DESIGN §6.8).
+        report.contacts_scored = score_all(ledger, t, cfg.tiers, cfg.scoring, cfg.tolerance)
+        healthy = [a for a in selected if reports[a.name].ok]
+        desired = compute_lists(ledger, policy, healthy, t)
     for acc in healthy:
         rep = reports[acc.name]
         for lst in acc.lists:
+            _check(stop)
+            steps[acc.name] = "push"
             lrep = ListReport(lst.name)
             rep.lists.append(lrep)
             try:
@@ -267,16 +434,26 @@ def _run(
                     dry_run=dry_run,
                     force=force,
                     reconcile=reconcile,
+                    progress=progress,
+                    stop=stop,
                 )
             except PressureError as exc:
                 lrep.error = str(exc)
                 rep.fail(f"push {lst.name}: {exc}")
+            except _Stopped:
+                raise
             except Exception as exc:
                 log.exception("push of %s/%s failed", acc.name, lst.name)
                 lrep.error = f"unexpected {type(exc).__name__}: {exc}"
                 rep.fail(f"push {lst.name}: {lrep.error}")
-    report.finished_at = clock_now()
-    return report
+        steps[acc.name] = "done"
+
+
+def _pulled(rep: AccountReport, result: IngestResult) -> None:
+    rep.pulled = result.touches_added + result.engagements_added
+    rep.touches_added = result.touches_added
+    rep.engagements_added = result.engagements_added
+    rep.contacts_scored = len(result.contact_ids)
 
 
 def audience_watermark(account: str) -> str:
@@ -285,19 +462,33 @@ def audience_watermark(account: str) -> str:
 
 
 def _pull(
-    cfg: WorkspaceConfig, vocab: Vocabulary, ledger: Ledger, acc: AccountConfig, connector: Connector
-) -> IngestResult:
-    total = IngestResult()
+    cfg: WorkspaceConfig,
+    vocab: Vocabulary,
+    ledger: Ledger,
+    acc: AccountConfig,
+    connector: Connector,
+    total: IngestResult,
+    progress: ProgressObserver | None = None,
+    stop: StopRequest | None = None,
+) -> None:
+    """Pull events, then the audience, into ``total``; each batch is committed before the next is read."""
     client = cfg.client_of_account(acc)
     checker = BatchChecker(vocab, acc, client)
-    for batch in connector.pull(ledger.watermark(acc.name)):
-        checker.check(batch)
-        total.merge(ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand))
+    with phase(progress, acc.name, "pull", unit="records") as ph:
+        for batch in connector.pull(ledger.watermark(acc.name)):
+            checker.check(batch)
+            total.merge(ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand))
+            ph.advance(len(batch.touches) + len(batch.engagements) + len(batch.contacts))
+            _check(stop)
     key = audience_watermark(acc.name)
-    for batch in connector.pull_audience(ledger.watermark(key)):
-        checker.check(batch)
-        total.merge(ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand, watermark=key))
-    return total
+    with phase(progress, acc.name, "audience", unit="contacts") as ph:
+        for batch in connector.pull_audience(ledger.watermark(key)):
+            checker.check(batch)
+            total.merge(
+                ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand, watermark=key)
+            )
+            ph.advance(len(batch.touches) + len(batch.engagements) + len(batch.contacts))
+            _check(stop)
 
 
 def _push_list(
@@ -312,6 +503,26 @@ def _push_list(
     dry_run: bool,
     force: bool,
     reconcile: bool,
+    progress: ProgressObserver | None = None,
+    stop: StopRequest | None = None,
+) -> None:
+    with phase(progress, acc.name, f"push {lst.name}", unit="changes") as ph:
+        _push_list_in(cfg, ledger, connector, acc, lst, want, lrep, ph, dry_run, force, reconcile, stop)
+
+
+def _push_list_in(
+    cfg: WorkspaceConfig,
+    ledger: Ledger,
+    connector: Connector,
+    acc: AccountConfig,
+    lst: ListConfig,
+    want: set[int],
+    lrep: ListReport,
+    ph: PhaseHandle,
+    dry_run: bool,
+    force: bool,
+    reconcile: bool,
+    stop: StopRequest | None,
 ) -> None:
     list_name = lst.name
     have = _repair(cfg, ledger, connector, acc, lst, lrep, reconcile=reconcile)
@@ -342,11 +553,21 @@ def _push_list(
         )
         raise GuardError(msg)
     ledger.set_list_target(acc.name, list_name, len(want))
+    ph.expect(len(adds) + len(removes))
+    added = removed = 0
     for batch in connector.push(
         lst, ledger.members(acc.name, adds), ledger.members(acc.name, removes), ledger.members(acc.name, want)
     ):
         ledger.confirm_push(acc.name, list_name, batch.added, batch.removed, batch.external_ids)
         lrep.missing += len(batch.missing)
+        added, removed = added + len(batch.added), removed + len(batch.removed)
+        ph.advance(len(batch.added) + len(batch.removed) + len(batch.missing))
+        if stop:
+            lrep.error = (
+                f"interrupted by {stop.reason}: {added} of {len(adds)} additions and {removed} of {len(removes)} "
+                "removals confirmed and saved; the next run pushes the rest"
+            )
+            raise _Stopped
     lrep.pushed = True
 
 

@@ -19,6 +19,7 @@ import requests
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
 
 from ..errors import APIError, AuthError, PayloadError, PermanentAPIError, RateLimitError, TransientAPIError
+from ..progress import report_wait
 from .auth import Auth
 from .pagination import NextLinkPaginator, Paginator, dig
 from .ratelimit import HeaderPacer
@@ -210,6 +211,8 @@ class HttpClient:
         exc = state.outcome.exception() if state.outcome else None
         cause = exc.error if isinstance(exc, RetrySignal) else exc
         log.info("%s: retry %d after: %s", self.connector, state.attempt_number, cause)
+        upcoming = state.next_action.sleep if state.next_action else 0.0
+        report_wait(upcoming, "rate limited" if isinstance(cause, RateLimitError) else "retrying")
 
     def _attempt(
         self,
@@ -228,6 +231,7 @@ class HttpClient:
             wait = self.pacer.delay(path)
             if wait > 0:
                 log.info("%s: pacing %.1fs before the platform's rate limit", self.connector, wait)
+                report_wait(wait, "rate limit")
                 self._sleep(wait)
                 self.pacer.waited(path)
         self.stats.requests += 1
