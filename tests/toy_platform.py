@@ -1,21 +1,30 @@
 """A toy platform, its sandbox and its connector: the smallest complete HTTP connector.
 
 The README's "Writing a connector" walks through this file. The toy API has events with a
-cursor, and named lists whose members are added and removed by email, 50 per call.
+cursor, and named lists whose members are added and removed by email, 50 per call: the
+connector declares the events as a stream and the lists as a sink.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from pressure_sdk.config import ListConfig
-from pressure_sdk.connectors import PushBatch
-from pressure_sdk.connectors.http import HttpConnector, HttpSettings
+from pressure_sdk.connectors import (
+    HttpConnector,
+    HttpSettings,
+    HttpStream,
+    IncrementalCursor,
+    ListSink,
+    PushBatch,
+    Targets,
+    Window,
+    contact_ids,
+    pull_windows,
+)
 from pressure_sdk.http import BearerToken, CursorPaginator, HeaderPacer
-from pressure_sdk.ledger import Member
 from pressure_sdk.models import Batch, Engagement, Touch
 from pressure_sdk.testing import BadRequest, Reply, Sandbox, SandboxRequest, route
 
@@ -75,11 +84,47 @@ class ToySettings(HttpSettings):
     overlap: int = 3600
 
 
+class ToyEvents(HttpStream):
+    """``GET /events``: a pull endpoint, declared."""
+
+    path = "/events"
+    records_path = ("events",)
+    primary_key = ("id",)
+
+    def paginator(self) -> CursorPaginator:
+        return CursorPaginator(["next"], "cursor")
+
+    def params(self, window: Window | None, parent: Mapping[str, Any] | None) -> dict[str, Any]:
+        assert window is not None
+        return {"since": int(window.start), "until": int(window.end), "limit": self.settings.page_size}
+
+    def parse(self, e: Mapping[str, Any], parent: Mapping[str, Any] | None) -> Touch | Engagement:
+        if e["type"] == "sent":
+            return Touch(e["id"], e["email"], "email", "contract", "marketing", e["at"])
+        return Engagement(e["id"], e["email"], e["type"], e["at"])
+
+
+class ToyList(ListSink[str]):
+    """Named lists whose members are added and removed by email, 50 of each per call."""
+
+    batch_size = 50
+    combined = True
+
+    def find(self, name: str) -> str | None:
+        return name  # the toy's lists exist once named
+
+    def add_and_remove(self, handle: str, adds: Targets, removes: Targets) -> PushBatch:
+        body = {"add": [ms[0].email for ms in adds.values()], "remove": [ms[0].email for ms in removes.values()]}
+        self.client.json("POST", f"/lists/{handle}/members", json=body, idempotent=True)
+        return PushBatch(added=contact_ids(adds), removed=contact_ids(removes))
+
+
 class ToyConnector(HttpConnector):
     name: ClassVar[str] = "toy"
     settings_model: ClassVar[type[ToySettings]] = ToySettings
     default_base_url: ClassVar[str] = "https://api.toy.example/api"
     max_batch: ClassVar[int] = 50
+    sink_class = ToyList
     settings: ToySettings
 
     def auth(self, credential: str) -> BearerToken:
@@ -93,35 +138,6 @@ class ToyConnector(HttpConnector):
         return "token ok"
 
     def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
-        since = max(0, int((state or {}).get("until", 0)) - self.settings.overlap)
-        until = int(self.now())
-        pager = CursorPaginator(["next"], "cursor")
-        params = {"since": since, "until": until, "limit": self.settings.page_size}
-        pages = list(self.client.paginate("/events", pager, items=["events"], params=params))
-        for n, page in enumerate(pages):
-            last = n == len(pages) - 1
-            yield Batch(
-                touches=[
-                    Touch(e["id"], e["email"], "email", "contract", "marketing", e["at"])
-                    for e in page.items
-                    if e["type"] == "sent"
-                ],
-                engagements=[
-                    Engagement(e["id"], e["email"], e["type"], e["at"]) for e in page.items if e["type"] != "sent"
-                ],
-                # the window is read whole before its end becomes the watermark
-                state={"until": until} if last else None,
-            )
-
-    def push(
-        self, lst: ListConfig, adds: Sequence[Member], removes: Sequence[Member], members: Sequence[Member]
-    ) -> Iterator[PushBatch]:
-        for i in range(0, max(len(adds), len(removes)), self.max_batch):
-            add, rem = adds[i : i + self.max_batch], removes[i : i + self.max_batch]
-            self.client.json(
-                "POST",
-                f"/lists/{lst.name}/members",
-                json={"add": [m.email for m in add], "remove": [m.email for m in rem]},
-                idempotent=True,
-            )
-            yield PushBatch(added=[m.contact_id for m in add], removed=[m.contact_id for m in rem])
+        # everything on the first run; then from the watermark minus the overlap, to now
+        cursor = IncrementalCursor(backfill=10 * 365 * 86400, overlap=self.settings.overlap)
+        return pull_windows(cursor, [ToyEvents(self)], state, now=self.now())
