@@ -7,20 +7,33 @@ row deletes) and Salesforce's data extension REST pages (row reads and upserts),
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 from xml.etree.ElementTree import ParseError
 
 import requests
+from pydantic import SecretStr
 
 from pressure_sdk.config import ListConfig
-from pressure_sdk.connectors.base import PushBatch, RemoteList, RemoteMember
+from pressure_sdk.connectors import (
+    Credentials,
+    HttpStream,
+    IncrementalCursor,
+    ListSink,
+    PushBatch,
+    RemoteList,
+    RemoteMember,
+    Targets,
+    Window,
+    contact_ids,
+    env_field,
+    pull_windows,
+    stable_id,
+)
 from pressure_sdk.connectors.http import HttpConnector
 from pressure_sdk.errors import (
     AuthError,
@@ -30,7 +43,7 @@ from pressure_sdk.errors import (
     PermanentAPIError,
     TransientAPIError,
 )
-from pressure_sdk.http import HttpClient, Resolution
+from pressure_sdk.http import Auth, HttpClient, Resolution
 from pressure_sdk.http import client as http_client
 from pressure_sdk.http.client import json_object
 from pressure_sdk.http.redaction import redact
@@ -54,14 +67,6 @@ ASYNC_BATCH = 32_000
 SERVER_TIME = timezone(timedelta(hours=-6), "CST")
 #: WSDL ``TrackingEvent``: the properties every tracking object has
 EVENT_PROPERTIES = ("SendID", "SubscriberKey", "EventDate", "EventType", "BatchID", "TriggeredSendDefinitionObjectID")
-#: WSDL subclasses of ``TrackingEvent``: extra properties read, and the ledger type (None: a send, a Touch)
-TRACKING: dict[str, tuple[tuple[str, ...], str | None]] = {
-    "SentEvent": ((), None),
-    "OpenEvent": ((), "open"),
-    "ClickEvent": (("URL",), "click"),
-    "BounceEvent": (("BounceCategory", "SMTPCode"), "bounce"),
-    "UnsubEvent": (("IsMasterUnsubscribed",), "unsubscribe"),
-}
 #: WSDL ``Subscriber``: what the audience reads of All Subscribers
 SUBSCRIBER_PROPERTIES = ("SubscriberKey", "EmailAddress", "Status", "CreatedDate", "UnsubscribedDate")
 #: WSDL ``SubscriberStatus`` → audience status (Held and Bounced are delivery states, not consent)
@@ -96,8 +101,7 @@ def iso(epoch: float) -> str:
 
 def event_id(kind: str, *parts: Any) -> str:
     """A stable id from the fields that identify a tracking event (SFMC gives none)."""
-    digest = hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
-    return f"sfmc-{kind}-{digest[:32]}"
+    return stable_id(kind, *parts, prefix="sfmc-")
 
 
 def as_email(value: Any) -> str | None:
@@ -110,6 +114,130 @@ def as_email(value: Any) -> str | None:
         return None
 
 
+class SfmcCredentials(Credentials):
+    """An installed package's API integration: ``<credential_env>_CLIENT_ID``, ``_CLIENT_SECRET``, ``_ACCOUNT_ID``."""
+
+    client_id: SecretStr = env_field("CLIENT_ID", "the installed package's client id")
+    client_secret: SecretStr = env_field("CLIENT_SECRET", "the installed package's client secret")
+    account_id: SecretStr = env_field("ACCOUNT_ID", "the business unit's MID (account id)")
+
+
+# -- pull: the SOAP tracking objects, declared as streams ------------------------------------------
+
+
+class TrackingStream(HttpStream):
+    """One SOAP tracking object read over an ``EventDate`` window (``[start, end)``, UTC).
+
+    The API gives no order within a window and its ``ContinueRequest`` ids do not outlive a
+    run, so a stream is not resumable: a run killed inside a window reads it again (the event
+    ids make that harmless).
+    """
+
+    path: ClassVar[str] = "Service.asmx"
+    method: ClassVar[str] = "POST"
+    #: the WSDL object (a subclass of ``TrackingEvent``)
+    object_type: ClassVar[str]
+    #: properties read besides ``TrackingEvent``'s
+    extra: ClassVar[tuple[str, ...]] = ()
+    #: the ledger engagement type; None for a send (a Touch)
+    kind: ClassVar[str | None] = None
+
+    connector: SfmcConnector
+
+    def pages(
+        self,
+        window: Window | None = None,
+        parent: Mapping[str, Any] | None = None,
+        resume: Mapping[str, Any] | None = None,
+    ) -> Iterator[tuple[list[Mapping[str, Any]], dict[str, Any] | None]]:
+        assert window is not None
+        between = soap.complex_(
+            soap.simple("EventDate", "greaterThanOrEqual", dates=[window.start]),
+            "AND",
+            soap.simple("EventDate", "lessThan", dates=[window.end]),
+        )
+        for results in self.connector.retrieve(self.object_type, EVENT_PROPERTIES + self.extra, between):
+            emails = self.connector.emails({str(r.get("SubscriberKey") or "") for r in results})
+            yield [{**r, "@email": emails.get(str(r.get("SubscriberKey") or ""))} for r in results], None
+
+    def parse(self, record: Mapping[str, Any], parent: Mapping[str, Any] | None) -> Touch | Engagement | None:
+        key, email = str(record.get("SubscriberKey") or ""), record.get("@email")
+        if not isinstance(email, str):
+            log.warning("sfmc: %s of subscriber %r left out: no such subscriber with an email", self.object_type, key)
+            return None
+        at = parse_time(record.get("EventDate"), f"SOAP {self.object_type} EventDate")
+        send, batch = record.get("SendID") or "", record.get("BatchID") or ""
+        eid = event_id(self.object_type, key, send, batch, at, record.get("URL"))
+        if self.kind is not None:
+            return Engagement(eid, email, self.kind, at, "email")
+        settings = self.connector.settings
+        family = settings.triggered_family if record.get("TriggeredSendDefinitionObjectID") else settings.send_family
+        return Touch(eid, email, "email", "", family, at, campaign=str(send) or None)
+
+
+class Sends(TrackingStream):
+    object_type = "SentEvent"
+
+
+class Opens(TrackingStream):
+    object_type, kind = "OpenEvent", "open"
+
+
+class Clicks(TrackingStream):
+    object_type, kind, extra = "ClickEvent", "click", ("URL",)
+
+
+class Bounces(TrackingStream):
+    object_type, kind, extra = "BounceEvent", "bounce", ("BounceCategory", "SMTPCode")
+
+
+class Unsubscribes(TrackingStream):
+    object_type, kind, extra = "UnsubEvent", "unsubscribe", ("IsMasterUnsubscribed",)
+
+
+STREAMS: dict[str, type[TrackingStream]] = {s.object_type: s for s in (Sends, Opens, Clicks, Bounces, Unsubscribes)}
+
+
+# -- push: the suppression set as a sendable data extension ----------------------------------------
+
+
+class SuppressionDataExtension(ListSink[str]):
+    """A list is the data extension whose CustomerKey is ``key_prefix`` + the list name.
+
+    Adds are upserts by primary key: one synchronous rowset call when the whole push fits
+    (50 rows), otherwise asynchronous calls of up to 32,000 rows, each polled to its end.
+    Removes are SOAP deletes by primary key, 50 rows a call (no REST row delete exists).
+    """
+
+    connector: SfmcConnector
+
+    def __init__(self, connector: SfmcConnector) -> None:
+        super().__init__(connector)
+        self.batch_size = connector.settings.async_batch
+        self.remove_batch_size = connector.settings.sync_batch
+
+    def key(self, member: Member) -> str | None:
+        """The row's primary key: the subscriber key the audience pull learned, else the email."""
+        return member.external_id or member.email
+
+    def find(self, name: str) -> str | None:
+        return self.connector.find_data_extension(self.connector.de_key(name))
+
+    def create(self, name: str) -> str:
+        return self.connector.create_data_extension(name)
+
+    def add(self, handle: str, targets: Targets) -> PushBatch:
+        if len(targets) <= self.connector.settings.sync_batch:
+            return self.connector.upsert_sync(handle, targets)
+        return self.connector.upsert_async(handle, targets)
+
+    def remove(self, handle: str, targets: Targets) -> PushBatch:
+        return self.connector.delete_rows(handle, targets)
+
+
+# -- the connector ------------------------------------------------------------------------------------
+
+
 class SfmcConnector(HttpConnector):
     """Pulls SFMC tracking events and All Subscribers; keeps suppression sets as sendable data extensions."""
 
@@ -117,6 +245,8 @@ class SfmcConnector(HttpConnector):
     settings_model: ClassVar[type[SfmcSettings]] = SfmcSettings
     max_batch: ClassVar[int] = ASYNC_BATCH
     credential_hint: ClassVar[str] = "an installed package's API integration (server-to-server)"
+    credentials_model: ClassVar[type[Credentials]] = SfmcCredentials
+    sink_class: ClassVar[type[ListSink[Any]]] = SuppressionDataExtension
     #: SF-D-ERR: REST 401 (errorcode 0) means the token is missing, invalid or expired: a new one may do
     resolutions: ClassVar[dict[int, Resolution]] = {
         401: Resolution(Action.REFRESH_AUTH, "the access token expired or was refused"),
@@ -129,9 +259,8 @@ class SfmcConnector(HttpConnector):
         self._auth: SfmcAuth | None = None
         self._token_http: HttpClient | None = None
         self._keys: dict[str, str] = {}
-        self._des: dict[str, str] = {}
 
-    # -- configuration and the clients ---------------------------------------------------------
+    # -- configuration and auth ------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
@@ -146,59 +275,37 @@ class SfmcConnector(HttpConnector):
         )
         raise ConfigError(msg)
 
-    def credentials(self) -> tuple[str, str, str]:
-        """Client id, client secret and account id (MID) from ``<credential_env>_CLIENT_ID`` and so on."""
-        prefix = self.account.credential_env
-        if not prefix:
-            msg = (
-                f"account {self.account.name!r}: set credential_env to a prefix; the connector reads "
-                "<prefix>_CLIENT_ID, <prefix>_CLIENT_SECRET and <prefix>_ACCOUNT_ID"
-            )
-            raise AuthError(msg, connector=self.name)
-        values = []
-        for part in ("CLIENT_ID", "CLIENT_SECRET", "ACCOUNT_ID"):
-            value = os.environ.get(f"{prefix}_{part}", "").strip()
-            if not value:
-                msg = (
-                    f"account {self.account.name!r}: environment variable {prefix}_{part} is not set; export "
-                    f"the {part.lower().replace('_', ' ')} of {self.credential_hint}"
-                )
-                raise AuthError(msg, connector=self.name)
-            values.append(value)
-        return values[0], values[1], values[2]
-
     def token_clock(self) -> float:
         """The clock tokens expire by (tests replace it)."""
         return time.time()
 
-    def _http(self, auth: SfmcAuth | None) -> HttpClient:
-        return HttpClient(
+    def authenticate(self, credentials: Credentials) -> Auth:
+        assert isinstance(credentials, SfmcCredentials)
+        # the token call has its own client, without auth, under the same retry policy
+        self._token_http = HttpClient(
             self.base_url,
             connector=self.name,
-            auth=auth,
             timeout=self.settings.timeout,
             retry=self.settings.retry,
-            resolutions=self.resolutions if auth is not None else {},
             retry_after=self.retry_after,
             error_message=self.error_message,
         )
+        self._auth = SfmcAuth(
+            f"{self.base_url}/v2/token",
+            credentials.secret("client_id"),
+            credentials.secret("client_secret"),
+            credentials.secret("account_id"),
+            http=self._token_http,
+            scope=self.settings.scope,
+            clock=lambda: self.token_clock(),
+        )
+        return self._auth
 
-    @property
-    def client(self) -> HttpClient:
-        if self._client is None:
-            client_id, secret, account_id = self.credentials()
-            self._token_http = self._http(None)
-            self._auth = SfmcAuth(
-                f"{self.base_url}/v2/token",
-                client_id,
-                secret,
-                account_id,
-                http=self._token_http,
-                scope=self.settings.scope,
-                clock=lambda: self.token_clock(),
-            )
-            self._client = self._http(self._auth)
-        return self._client
+    def after_auth(self, auth: Auth) -> str | None:
+        # the REST host arrives with the token (rest_instance_url); SOAP calls use soap_instance_url
+        assert isinstance(auth, SfmcAuth)
+        auth.ensure()
+        return auth.rest_url
 
     @property
     def auth_object(self) -> SfmcAuth:
@@ -252,26 +359,19 @@ class SfmcConnector(HttpConnector):
             request_id=exc.request_id,
         )
 
-    # -- the two APIs ----------------------------------------------------------------------------
+    # -- SOAP ------------------------------------------------------------------------------------
 
-    def _rest(self, method: str, path: str, **kw: Any) -> requests.Response:
-        auth = self.auth_object
-        auth.ensure()  # the REST host comes with the token
-        return self.client.request(method, f"{auth.rest_url}{path}", **kw)
-
-    def _soap(self, action: str, envelope: bytes, message: str) -> soap.Answer:
+    def soap_call(self, action: str, envelope: bytes, message: str) -> soap.Answer:
         """One SOAP call (``SOAPAction: action``) and its ``message`` element; faults become typed errors."""
         auth = self.auth_object
-        auth.ensure()
         headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": action}
         try:
             response = self.client.request("POST", auth.soap_url, data=envelope, headers=headers, idempotent=True)
         except TransientAPIError as exc:
             # a token the API still refuses after a fresh one was fetched: say so, not "platform error"
-            if exc.status == 500 and exc.body and "Fault" in exc.body and is_auth_fault(_fake(exc.body)):
-                raise AuthError(
-                    f"{exc}; the SOAP API refuses the access token", connector=self.name, status=500, body=exc.body
-                ) from None
+            if exc.status == 500 and exc.body and is_auth_fault(_fake(exc.body)):
+                msg = f"{exc}; the SOAP API refuses the access token"
+                raise AuthError(msg, connector=self.name, status=500, body=exc.body) from None
             raise
         try:
             return soap.parse(response.content, message)
@@ -281,18 +381,15 @@ class SfmcConnector(HttpConnector):
                 msg, connector=self.name, status=response.status_code, body=redact(response.text[:1000])
             ) from None
 
-    def _retrieve(
-        self,
-        object_type: str,
-        properties: Sequence[str],
-        filter_: soap.Part | None = None,
+    def retrieve(
+        self, object_type: str, properties: Sequence[str], filter_: soap.Part | None = None
     ) -> Iterator[list[dict[str, Any]]]:
         """Every page of a ``Retrieve`` (2,500 objects each), following ``MoreDataAvailable``."""
         size = self.settings.batch_size
         envelope = soap.retrieve(object_type, properties, filter_=filter_, batch_size=size)
         seen: set[str] = set()
         while True:
-            answer = self._soap("Retrieve", envelope, "RetrieveResponseMsg")
+            answer = self.soap_call("Retrieve", envelope, "RetrieveResponseMsg")
             if answer.overall not in ("OK", "MoreDataAvailable"):
                 msg = f"SOAP Retrieve {object_type}: {redact(answer.overall)}"
                 raise PermanentAPIError(msg, connector=self.name)
@@ -313,79 +410,39 @@ class SfmcConnector(HttpConnector):
         """Get a token (proves the three secrets), then look up each list's data extension over SOAP."""
         try:
             auth = self.auth_object
-            auth.ensure()
             said = [f"token granted at {self.base_url} (REST {auth.rest_url}, SOAP {auth.soap_url})"]
             for lst in self.account.lists:
-                found = self._find_de(self._de_key(lst))
+                key = self.de_key(lst.name)
+                found = self.find_data_extension(key)
                 state = "not there yet, the first push creates it" if found is None else "found"
-                said.append(f"list {lst.name!r}: data extension {self._de_key(lst)!r} {state}")
+                said.append(f"list {lst.name!r}: data extension {key!r} {state}")
             return "; ".join(said)
         except AuthError as exc:
             raise self._named(exc) from None
 
     # -- pull ------------------------------------------------------------------------------------
 
-    def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
-        """Tracking events by ``EventDate`` window; the watermark moves once a window is read whole.
+    def cursor(self) -> IncrementalCursor:
+        """``EventDate`` windows: ``window_hours`` wide, doubled (up to 31 days) after windows read in one page."""
+        s = self.settings
+        step = 3600.0 * s.window_hours
+        return IncrementalCursor(
+            backfill=86400.0 * s.backfill_days,
+            overlap=60.0 * s.overlap_minutes,
+            step=step,
+            max_step=max(step, 31 * 86400.0),
+            fmt="iso",
+        )
 
-        A window is ``[start, end)`` in UTC, read for each tracking object in turn; the API
-        gives no order within it, so the state of each page is the last window finished, and a
-        run killed inside a window reads that window again (event ids make it harmless).
-        """
+    def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
+        """The tracking objects of ``settings.tracking``, window by window (see :class:`TrackingStream`)."""
         try:
-            yield from self._pull(state)
+            streams = [STREAMS[name](self) for name in self.settings.tracking]
+            yield from pull_windows(self.cursor(), streams, state, now=self.now())
         except AuthError as exc:
             raise self._named(exc) from None
 
-    def _pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
-        now = int(self.now())
-        since = state.get("since") if state else None
-        if since:
-            start = parse_time(since, "the watermark") - 60 * self.settings.overlap_minutes
-        else:
-            start = now - 86400 * self.settings.backfill_days
-        step = 3600 * self.settings.window_hours
-        current = dict(state) if state else None
-        while start < now:
-            end = min(now, start + step)
-            for object_type in self.settings.tracking:
-                for page in self._events(object_type, start, end):
-                    yield Batch(touches=page[0], engagements=page[1], state=current)
-            current = {"since": iso(end)}
-            yield Batch(state=current)
-            start = end
-
-    def _events(self, object_type: str, start: int, end: int) -> Iterator[tuple[list[Touch], list[Engagement]]]:
-        extra, kind = TRACKING[object_type]
-        window = soap.complex_(
-            soap.simple("EventDate", "greaterThanOrEqual", dates=[start]),
-            "AND",
-            soap.simple("EventDate", "lessThan", dates=[end]),
-        )
-        for results in self._retrieve(object_type, EVENT_PROPERTIES + extra, window):
-            emails = self._emails({str(r.get("SubscriberKey") or "") for r in results})
-            touches: list[Touch] = []
-            engagements: list[Engagement] = []
-            for raw in results:
-                key = str(raw.get("SubscriberKey") or "")
-                email = emails.get(key)
-                if email is None:
-                    log.warning(
-                        "sfmc: %s of subscriber %r left out: no such subscriber with an email", object_type, key
-                    )
-                    continue
-                at = parse_time(raw.get("EventDate"), f"SOAP {object_type} EventDate")
-                send, batch = raw.get("SendID") or "", raw.get("BatchID") or ""
-                eid = event_id(object_type, key, send, batch, at, raw.get("URL"))
-                if kind is None:
-                    triggered = bool(raw.get("TriggeredSendDefinitionObjectID"))
-                    family = self.settings.triggered_family if triggered else self.settings.send_family
-                    touches.append(Touch(eid, email, "email", "", family, at, campaign=str(send) or None))
-                else:
-                    engagements.append(Engagement(eid, email, kind, at, "email"))
-            yield touches, engagements
-
-    def _emails(self, keys: set[str]) -> dict[str, str]:
+    def emails(self, keys: set[str]) -> dict[str, str]:
         """Each subscriber key's email: the key itself when it is one, else ``Subscriber`` looked up by key."""
         unknown = []
         for key in keys:
@@ -398,12 +455,10 @@ class SfmcConnector(HttpConnector):
         size = self.settings.lookup_size
         for i in range(0, len(unknown), size):
             chunk = sorted(unknown[i : i + size])
-            found = (
-                soap.simple("SubscriberKey", "IN", values=chunk)
-                if len(chunk) > 1
-                else soap.simple("SubscriberKey", "equals", values=chunk)
-            )
-            for results in self._retrieve("Subscriber", ("SubscriberKey", "EmailAddress"), found):
+            operator = "IN" if len(chunk) > 1 else "equals"
+            for results in self.retrieve(
+                "Subscriber", ("SubscriberKey", "EmailAddress"), soap.simple("SubscriberKey", operator, values=chunk)
+            ):
                 for sub in results:
                     email = as_email(sub.get("EmailAddress"))
                     if email is not None:
@@ -434,7 +489,7 @@ class SfmcConnector(HttpConnector):
                 "OR",
                 soap.simple("UnsubscribedDate", "greaterThan", dates=[cut]),
             )
-        for results in self._retrieve("Subscriber", SUBSCRIBER_PROPERTIES, filter_):
+        for results in self.retrieve("Subscriber", SUBSCRIBER_PROPERTIES, filter_):
             contacts = [c for c in (self._audience_row(r) for r in results) if c is not None]
             yield Batch(contacts=contacts, state=state)
         yield Batch(state={"watermark": started})
@@ -455,90 +510,55 @@ class SfmcConnector(HttpConnector):
 
     # -- the suppression data extension ------------------------------------------------------------
 
-    def _de_key(self, lst: ListConfig) -> str:
-        return f"{self.settings.key_prefix}{lst.name}"
+    def de_key(self, list_name: str) -> str:
+        """The CustomerKey of a list's data extension."""
+        return f"{self.settings.key_prefix}{list_name}"
 
-    def _find_de(self, key: str) -> str | None:
-        """The ObjectID of the data extension whose CustomerKey is ``key``, or None (SOAP Retrieve DataExtension)."""
+    def find_data_extension(self, key: str) -> str | None:
+        """``key`` if a data extension has that CustomerKey, else None (SOAP Retrieve DataExtension)."""
         found = soap.simple("CustomerKey", "equals", values=[key])
-        for results in self._retrieve("DataExtension", ("ObjectID", "CustomerKey", "Name"), found):
-            for de in results:
-                if de.get("CustomerKey") == key:
-                    self._des[key] = str(de.get("ObjectID") or key)
-                    return self._des[key]
-        self._des.pop(key, None)
+        for results in self.retrieve("DataExtension", ("ObjectID", "CustomerKey", "Name"), found):
+            if any(de.get("CustomerKey") == key for de in results):
+                return key
         return None
 
-    def _ensure_de(self, lst: ListConfig) -> str:
-        """The data extension's key, created (sendable on SubscriberKey) when missing."""
-        key = self._de_key(lst)
-        if key in self._des or self._find_de(key) is not None:
-            return key
+    def create_data_extension(self, list_name: str) -> str:
+        """Create the list's data extension, sendable on SubscriberKey (SOAP Create DataExtension)."""
+        key = self.de_key(list_name)
         envelope = soap.create_data_extension(
-            lst.name, key, DE_FIELDS, sendable_field=KEY_COLUMN, folder_id=self.settings.folder_id
+            list_name, key, DE_FIELDS, sendable_field=KEY_COLUMN, folder_id=self.settings.folder_id
         )
-        answer = self._soap("Create", envelope, "CreateResponse")
+        answer = self.soap_call("Create", envelope, "CreateResponse")
         result = answer.results[0] if answer.results else {}
         if answer.overall != "OK" or result.get("StatusCode") != "OK":
             said = result.get("StatusMessage") or answer.overall
             msg = f"SOAP Create DataExtension {key!r}: {redact(str(said))}"
             raise PermanentAPIError(msg, connector=self.name)
-        self._des[key] = str(result.get("NewObjectID") or key)
         log.info("%s: created data extension %r", self.name, key)
         return key
 
-    @staticmethod
-    def _row_key(m: Member) -> str:
-        """The row's primary key: the subscriber key the audience pull learned, else the email."""
-        return m.external_id or m.email
-
-    def push(
-        self,
-        lst: ListConfig,
-        adds: Sequence[Member],
-        removes: Sequence[Member],
-        members: Sequence[Member],
-    ) -> Iterator[PushBatch]:
-        """Upsert adds (synchronous up to 50, asynchronous by 32,000 above), delete removes by key (50 a call)."""
-        try:
-            yield from self._push(lst, adds, removes)
-        except AuthError as exc:
-            raise self._named(exc) from None
-
-    def _push(self, lst: ListConfig, adds: Sequence[Member], removes: Sequence[Member]) -> Iterator[PushBatch]:
-        key = self._ensure_de(lst)
-        if 0 < len(adds) <= self.settings.sync_batch:
-            yield self._upsert_sync(key, adds)
-        elif adds:
-            for chunk in _chunks(adds, self.settings.async_batch):
-                yield self._upsert_async(key, chunk)
-        for chunk in _chunks(removes, self.settings.sync_batch):
-            yield self._delete(key, chunk)
-
-    def _upsert_sync(self, key: str, chunk: Sequence[Member]) -> PushBatch:
+    def upsert_sync(self, key: str, targets: Targets) -> PushBatch:
         # SF-D-SYNC postDataExtensionRowsetByKey: [{keys: {...}, values: {...}}], an upsert by primary key
-        rows = [{"keys": {KEY_COLUMN: self._row_key(m)}, "values": {EMAIL_COLUMN: m.email}} for m in chunk]
-        self._rest("POST", f"/hub/v1/dataevents/key:{quote(key, safe='')}/rowset", json=rows, idempotent=True)
-        return PushBatch(added=[m.contact_id for m in chunk])
+        rows = [{"keys": {KEY_COLUMN: k}, "values": {EMAIL_COLUMN: ms[0].email}} for k, ms in targets.items()]
+        self.client.request("POST", f"/hub/v1/dataevents/key:{quote(key, safe='')}/rowset", json=rows, idempotent=True)
+        return PushBatch(added=contact_ids(targets))
 
-    def _upsert_async(self, key: str, chunk: Sequence[Member]) -> PushBatch:
+    def upsert_async(self, key: str, targets: Targets) -> PushBatch:
         # SF-D-ASYNC updateDataExtensionIDAsync: PUT {items: [{col: value}]} → 202 {requestId}
-        items = [{KEY_COLUMN: self._row_key(m), EMAIL_COLUMN: m.email} for m in chunk]
+        items = [{KEY_COLUMN: k, EMAIL_COLUMN: ms[0].email} for k, ms in targets.items()]
         path = f"/data/v1/async/dataextensions/key:{quote(key, safe='')}/rows"
-        body = json_object(self._rest("PUT", path, json={"items": items})) or {}
+        body = json_object(self.client.request("PUT", path, json={"items": items})) or {}
         request_id = body.get("requestId")
         if not isinstance(request_id, str) or not request_id:
             raise PayloadError(f"PUT {path}: the answer has no requestId", connector=self.name)
         status = self._wait_async(request_id)
-        ids = [m.contact_id for m in chunk]
+        ids = contact_ids(targets)
         if status is None:
-            log.warning("%s: upsert %s not finished; %d rows retried next run", self.name, request_id, len(chunk))
+            log.warning("%s: upsert %s not finished; %d rows retried next run", self.name, request_id, len(items))
             return PushBatch(missing=ids)
         if status.get("requestStatus") != "Complete" or status.get("hasErrors"):
             said = self._async_errors(request_id, status)
-            log.warning(
-                "%s: upsert %s had errors (%s); %d rows retried next run", self.name, request_id, said, len(chunk)
-            )
+            log.warning("%s: upsert %s failed (%s); %d rows retried next run", self.name, request_id, said, len(items))
             return PushBatch(missing=ids)
         return PushBatch(added=ids)
 
@@ -546,8 +566,8 @@ class SfmcConnector(HttpConnector):
         """Poll ``GET /data/v1/async/{requestId}/status`` until it is no longer Pending; None if it stays so."""
         for attempt in range(self.settings.async_max_polls):
             http_client.sleep(self.settings.async_poll_interval * (1 if attempt < 3 else 2))
-            body = json_object(self._rest("GET", f"/data/v1/async/{quote(request_id, safe='')}/status")) or {}
-            status = body.get("status")
+            body = self.client.json("GET", f"/data/v1/async/{quote(request_id, safe='')}/status") or {}
+            status = body.get("status") if isinstance(body, dict) else None
             if not isinstance(status, dict):
                 msg = f"GET /data/v1/async/{request_id}/status: the answer has no status object"
                 raise PayloadError(msg, connector=self.name)
@@ -559,40 +579,38 @@ class SfmcConnector(HttpConnector):
         """The first messages of ``GET /data/v1/async/{requestId}/results`` (or the status's own)."""
         messages = [str(m) for m in status.get("resultMessages") or []]
         if status.get("requestStatus") == "Complete":
-            body = json_object(self._rest("GET", f"/data/v1/async/{quote(request_id, safe='')}/results")) or {}
-            messages += [
-                f"{i.get('errorCode')}: {i.get('message')}" for i in body.get("items") or [] if isinstance(i, dict)
-            ]
+            body = self.client.json("GET", f"/data/v1/async/{quote(request_id, safe='')}/results") or {}
+            items = body.get("items") if isinstance(body, dict) else None
+            messages += [f"{i.get('errorCode')}: {i.get('message')}" for i in items or [] if isinstance(i, dict)]
         return redact("; ".join(messages[:3])) or str(status.get("requestStatus"))
 
-    def _delete(self, key: str, chunk: Sequence[Member]) -> PushBatch:
+    def delete_rows(self, key: str, targets: Targets) -> PushBatch:
         # WSDL DeleteRequest of DataExtensionObject{CustomerKey, Keys}: one result per object, by OrdinalID
-        answer = self._soap(
-            "Delete", soap.delete_rows(key, KEY_COLUMN, [self._row_key(m) for m in chunk]), "DeleteResponse"
-        )
-        done: set[int] = set()
+        keys = list(targets)
+        answer = self.soap_call("Delete", soap.delete_rows(key, KEY_COLUMN, keys), "DeleteResponse")
+        done: set[str] = set()
         for position, result in enumerate(answer.results):
             ordinal = result.get("OrdinalID")
             index = int(ordinal) if isinstance(ordinal, str) and ordinal.isdigit() else position
-            if result.get("StatusCode") == "OK" and 0 <= index < len(chunk):
-                done.add(index)
+            if result.get("StatusCode") == "OK" and 0 <= index < len(keys):
+                done.add(keys[index])
             else:
-                log.warning(
-                    "%s: delete of row %s refused: %s", self.name, index, redact(str(result.get("StatusMessage")))
-                )
-        return PushBatch(removed=[m.contact_id for i, m in enumerate(chunk) if i in done])
+                said = redact(str(result.get("StatusMessage")))
+                log.warning("%s: delete of row %s refused: %s", self.name, index, said)
+        return PushBatch(removed=contact_ids(targets, done))
 
     # -- inspection -------------------------------------------------------------------------------
 
     def inspect_list(self, lst: ListConfig, *, full: bool = False) -> RemoteList | None:
         """The data extension as SFMC holds it: found by key over SOAP, counted and read by rowset pages."""
         try:
-            key = self._de_key(lst)
-            if self._find_de(key) is None:
+            key = self.de_key(lst.name)
+            found = self.find_data_extension(key)
+            self.sink.remember(lst.name, found)
+            if found is None:
                 return RemoteList(exists=False)
             if not full:
-                page = self._rowset(key, 1, 1)
-                return RemoteList(exists=True, size=_count(page, key))
+                return RemoteList(exists=True, size=_count(self._rowset(key, 1, 1), key))
             members: list[RemoteMember] = []
             size, number = self.settings.rowset_page_size, 1
             while True:
@@ -612,8 +630,8 @@ class SfmcConnector(HttpConnector):
     def _rowset(self, key: str, page: int, size: int) -> dict[str, Any]:
         # vendor-apis-mailchimp-sfmc §2.2: GET /data/v1/customobjectdata/key/{key}/rowset, $page from 1
         path = f"/data/v1/customobjectdata/key/{quote(key, safe='')}/rowset"
-        body = json_object(self._rest("GET", path, params={"$page": page, "$pageSize": size}))
-        if body is None:
+        body = self.client.json("GET", path, params={"$page": page, "$pageSize": size})
+        if not isinstance(body, dict):
             raise PayloadError(f"GET {path}: the answer is not a JSON object", connector=self.name)
         return body
 
