@@ -1,0 +1,1 @@
+"""pressure-sdk connector for Mailchimp: campaign reports in, suppression lists out as static segments."""
