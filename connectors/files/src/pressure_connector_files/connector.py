@@ -12,11 +12,13 @@ import csv
 import errno
 import glob
 import hashlib
+import logging
 import os
 import secrets
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -26,7 +28,7 @@ from pressure_sdk.errors import ConnectorError, InputError
 from pressure_sdk.ledger.store import Member
 from pressure_sdk.models import Batch
 
-from .parse import KINDS, Kind, file_format, parse_file, probe, sha256_file
+from .parse import KINDS, BadRow, ExportReader, Kind, file_format, parse_records, probe, sha256_file
 from .settings import FilesSettings
 
 #: order of import: contacts first so their time zones and ids exist before their events
@@ -35,6 +37,25 @@ KIND_ORDER = ("contacts", "touches", "engagements")
 LIST_HEADER = ("email", "external_id")
 #: what happens to a list file that is deleted or moved away (the sync repairs it)
 REWRITE = "the next run writes it again"
+#: header of a rejects file: the bad row's line in its source, what is wrong, its text
+REJECTS_HEADER = ("line", "reason", "record")
+#: a source's rejects file is named after it: ``<rejects_dir>/<source path>.rejects.csv``
+REJECTS_SUFFIX = ".rejects.csv"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Scan:
+    """What the first read of a file found."""
+
+    #: rows that parsed
+    rows: int = 0
+    #: bad rows, and the first of them to show
+    bad: int = 0
+    shown: list[BadRow] = field(default_factory=list)
+    #: the rejects file when bad rows are quarantined
+    rejects: Path | None = None
 
 
 class FilesConnector(Connector):
@@ -54,6 +75,22 @@ class FilesConnector(Connector):
         """Absolute folder the pushed lists are written to."""
         return self.resolve(self.settings.out_dir or f"out/{self.account.name}")
 
+    @property
+    def rejects_dir(self) -> Path:
+        """Absolute folder of the rejects files (used with ``rejects = "quarantine"``)."""
+        return self.resolve(self.settings.rejects_dir or f"rejects/{self.account.name}")
+
+    def rejects_file(self, source: Path) -> Path:
+        """Where the bad rows of ``source`` go: its path under the rejects folder, plus ``.rejects.csv``.
+
+        The source's whole path (relative to the workspace folder when inside it) is kept,
+        so two exports of the same name in different folders never share a rejects file.
+        """
+        rel = Path(self.display(source))
+        if rel.is_absolute():
+            rel = rel.relative_to(rel.anchor)
+        return self.rejects_dir / rel.parent / f"{rel.name}{REJECTS_SUFFIX}"
+
     def display(self, path: Path) -> str:
         """A path as the user wrote it: relative to the config folder when inside it."""
         try:
@@ -67,7 +104,8 @@ class FilesConnector(Connector):
         else:
             # root_dir keeps glob characters in the config folder's own name literal
             hits = [self.resolve(h) for h in glob.glob(pattern, root_dir=self.base_dir, recursive=True)]
-        return [h for h in hits if h.is_file()]
+        # rejects files are CSV too: a broad pattern must not import them as exports
+        return [h for h in hits if h.is_file() and not h.name.endswith(REJECTS_SUFFIX)]
 
     def _sources(self) -> list[tuple[Kind, Path]]:
         """Every matched file with its kind, in import order; errors for empty patterns."""
@@ -113,9 +151,13 @@ class FilesConnector(Connector):
         self._check_writable(self.out_dir)
         n = len(sources)
         files = f"{n} export file{'' if n == 1 else 's'} readable" if n else "no export files configured"
-        return f"{files}, out dir {self.display(self.out_dir)} writable"
+        said = f"{files}, out dir {self.display(self.out_dir)} writable"
+        if self.settings.rejects == "quarantine":
+            self._check_writable(self.rejects_dir, "rejects dir", "rejects_dir")
+            said += f", rejects dir {self.display(self.rejects_dir)} writable"
+        return said
 
-    def _check_writable(self, folder: Path) -> None:
+    def _check_writable(self, folder: Path, what: str = "out dir", key: str = "out_dir") -> None:
         # Probe the folder, or the nearest existing parent it would be created in,
         # without creating anything that outlives the check.
         target = folder
@@ -123,17 +165,23 @@ class FilesConnector(Connector):
             target = target.parent
         where = self.display(folder)
         if not target.is_dir():
-            msg = f"out dir {where}: {self.display(target)} exists and is not a folder; set settings.out_dir"
+            msg = f"{what} {where}: {self.display(target)} exists and is not a folder; set settings.{key}"
             raise ConnectorError(msg, connector=self.name)
         try:
             with tempfile.TemporaryFile(dir=target):
                 pass
         except OSError as exc:
-            msg = f"out dir {where}: cannot write in {self.display(target)}: {exc.strerror or exc}"
+            msg = f"{what} {where}: cannot write in {self.display(target)}: {exc.strerror or exc}"
             raise ConnectorError(msg, connector=self.name) from None
 
     def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
-        """Import new or changed files; each file's last batch records its hash in the state."""
+        """Import new or changed files; each file's last batch records its hash in the state.
+
+        A file is read twice: a scan finds its bad rows, then the
+        import yields its rows. With ``rejects = "fail"`` a file with a bad row raises
+        before any of it is yielded; with ``"quarantine"`` its bad rows go to a rejects file
+        and the state's ``rejects`` entry names that file and counts them.
+        """
         current: dict[str, Any] = dict(state or {})
         seen: dict[str, str] = dict(current.get("files") or {})
         for kind, path in self._sources():
@@ -149,33 +197,123 @@ class FilesConnector(Connector):
             seen = {**seen, rel: digest}
             current = {**current, "files": seen}
             try:
-                # All or nothing per file: a bad row must stop the file before any of it is yielded.
-                self._validate(kind, path, rel, digest)
+                # All or nothing per file (but for quarantined rows): the scan must finish
+                # before any of the file is yielded.
+                scan = self._scan(kind, path, rel, digest)
+                current = self._note_rejects(current, rel, scan)
                 yield from self._batches(kind, path, rel, digest, current)
             except OSError as exc:
                 # e.g. the export tool deleted or rotated the file between the passes
                 msg = f"{rel}: cannot read: {exc.strerror or exc}"
                 raise ConnectorError(msg, connector=self.name) from None
 
-    def _parse(self, kind: Kind, path: Path, rel: str, digest: Any) -> Iterator[Any]:
-        return parse_file(path, rel, kind, timezone=self.timezone, default_brand=self.account.brand, digest=digest)
+    def _records(self, kind: Kind, path: Path, rel: str, digest: Any) -> tuple[ExportReader, Iterator[Any]]:
+        reader = ExportReader(path, rel, kind, digest)
+        return reader, parse_records(reader, timezone=self.timezone, default_brand=self.account.brand)
 
     def _same_file(self, rel: str, expected: str, digest: Any) -> None:
         if digest.hexdigest() != expected:
             msg = f"{rel}: the file changed while it was being read; run again once the export is complete"
             raise InputError(msg)
 
-    def _validate(self, kind: Kind, path: Path, rel: str, expected: str) -> None:
+    def _scan(self, kind: Kind, path: Path, rel: str, expected: str) -> _Scan:
+        """Read a file through once: count its rows and find its bad rows.
+
+        Quarantined bad rows are written to the rejects file as they are found; it replaces
+        the previous one only once the whole file was read (a file without bad rows removes
+        it). Raises InputError listing the bad rows when they are not quarantined.
+        """
+        quarantine = self.settings.rejects == "quarantine"
+        limit = self.settings.bad_rows_reported
         digest = hashlib.sha256()
-        for _ in self._parse(kind, path, rel, digest):
-            pass
-        self._same_file(rel, expected, digest)
+        scan = _Scan(rejects=self.rejects_file(path) if quarantine else None)
+        rejects: _AtomicFile | None = None
+        out: Any = None
+        try:
+            reader, records = self._records(kind, path, rel, digest)
+            for _line, _item, bad in records:
+                if bad is not None:
+                    scan.bad += 1
+                    if len(scan.shown) < limit:
+                        scan.shown.append(bad)
+                    if scan.rejects is not None:
+                        try:
+                            if rejects is None:
+                                rejects = _AtomicFile(scan.rejects)
+                                out = csv.writer(rejects.file)
+                                out.writerow(REJECTS_HEADER)
+                            out.writerow((bad.line, bad.reason, reader.text()))
+                        except OSError as exc:
+                            raise self._rejects_error(scan.rejects, exc) from None
+                    continue
+                scan.rows += 1
+            # the rejects file (if any) is put in place only for the bytes the hash names
+            self._same_file(rel, expected, digest)
+            if rejects is not None:
+                try:
+                    rejects.commit()
+                except OSError as exc:
+                    raise self._rejects_error(rejects.path, exc) from None
+        finally:
+            if rejects is not None:
+                rejects.discard()
+        if scan.bad and scan.rejects is None:
+            raise InputError(self._bad_rows_message(rel, scan, "nothing of the file was imported"))
+        if scan.rejects is not None and not scan.bad:
+            self._remove_rejects(scan.rejects)  # written for an earlier version of the file
+        if scan.bad:
+            where = self.display(scan.rejects) if scan.rejects is not None else ""
+            log.warning(
+                "%s", self._bad_rows_message(rel, scan, f"set aside in {where}, the other {scan.rows} imported")
+            )
+        return scan
+
+    def _rejects_error(self, path: Path, exc: OSError) -> ConnectorError:
+        msg = (
+            f"cannot write rejects file {self.display(path)}: {exc.strerror or exc}; "
+            "set settings.rejects_dir to a folder the run can write in"
+        )
+        return ConnectorError(msg, connector=self.name)
+
+    def _bad_rows_message(self, rel: str, scan: _Scan, outcome: str) -> str:
+        """One bad row as ``file:line: column: why``; several as a count, then the first ones."""
+        if scan.bad == 1 and scan.rejects is None:
+            return scan.shown[0].describe(rel)
+        rows = "1 bad row" if scan.bad == 1 else f"{scan.bad} bad rows"
+        lines = [f"{rel}: {rows}, {outcome}:", *(f"    {b.describe(rel)}" for b in scan.shown)]
+        if scan.bad > len(scan.shown):
+            lines.append(f"    and {scan.bad - len(scan.shown)} more")
+        return "\n".join(lines)
+
+    def _note_rejects(self, state: dict[str, Any], rel: str, scan: _Scan) -> dict[str, Any]:
+        """The state with the file's entry under ``rejects``: its rejects file and count, or none."""
+        rejects: dict[str, Any] = dict(state.get("rejects") or {})
+        old = rejects.pop(rel, None)
+        if scan.bad and scan.rejects is not None:
+            rejects[rel] = {"rows": scan.bad, "file": self.display(scan.rejects)}
+        elif isinstance(old, dict) and isinstance(old.get("file"), str):
+            # the file is clean now: its rejects, wherever they were written, are stale
+            self._remove_rejects(self.resolve(old["file"]))
+        if not rejects:
+            return {k: v for k, v in state.items() if k != "rejects"}
+        return {**state, "rejects": rejects}
+
+    def _remove_rejects(self, path: Path) -> None:
+        if not path.name.endswith(REJECTS_SUFFIX):
+            return  # never delete what this connector did not write
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("%s: cannot remove stale rejects file: %s", self.display(path), exc.strerror or exc)
 
     def _batches(self, kind: Kind, path: Path, rel: str, expected: str, state: dict[str, Any]) -> Iterator[Batch]:
         size = self.settings.batch_size
         digest = hashlib.sha256()
         chunk: list[Any] = []
-        for item in self._parse(kind, path, rel, digest):
+        _, records = self._records(kind, path, rel, digest)
+        for _line, item, _bad in records:
+            if item is None:
+                continue  # quarantined by the scan (or it raised)
             # Hold a full chunk until the next row shows it is not the last one:
             # only the last batch of a file may carry the state.
             if len(chunk) == size:

@@ -1,9 +1,10 @@
 """Reading export files and validating their rows against the column contract.
 
-A file is read as a stream of ``(line number, row)`` pairs, whatever its format, so the
-connector can validate a file in one pass and import it in a second without holding it
-in memory. Row parsers raise :class:`RowError` naming the column; the caller adds the file
-and line, which only it knows.
+A file is read as a stream of records, each ``(line number, row, problem)``, whatever its
+format, so the connector can validate a file in one pass and import it in a second without
+holding it in memory. A bad record does not stop the stream: every one is reported (as a
+:class:`BadRow`) and the caller decides what a bad row does to the file. Row parsers raise
+:class:`RowError` naming the column; the caller adds the file and line, which only it knows.
 """
 
 from __future__ import annotations
@@ -289,12 +290,98 @@ class _HashingReader(io.RawIOBase):
         return n
 
 
-def _csv_rows(text: IO[str], display: str, kind: Kind) -> Iterator[tuple[int, Row]]:
-    reader = csv.reader(text)
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    """A record that breaks the column contract: its line, the column (None: the whole row), why."""
+
+    line: int
+    column: str | None
+    message: str
+
+    @property
+    def reason(self) -> str:
+        """What is wrong, without the file and line: ``column: why``."""
+        return f"{self.column}: {self.message}" if self.column is not None else self.message
+
+    def describe(self, display: str) -> str:
+        """``file:line: column: why``, as errors and warnings print it."""
+        return f"{display}:{self.line}: {self.reason}"
+
+
+#: one record of a file: its first line, the row when it could be read, what is wrong otherwise
+Record = tuple[int, Row | None, BadRow | None]
+
+#: the physical lines of a chunk that holds a lone carriage return (old spreadsheet exports)
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+_BOM = b"\xef\xbb\xbf"
+
+
+class _Lines:
+    """The physical lines of a byte stream, decoded one at a time and counted.
+
+    A line ends at ``\\n``, ``\\r\\n`` or a lone ``\\r``. Decoding line by line is what makes
+    line numbers exact: a byte that is not UTF-8 is charged to its own line, not to the
+    last line a decoder read ahead of. Such a line is decoded with ``surrogateescape``
+    (so a CSV parser keeps its place) and recorded in :attr:`bad`. :attr:`taken` holds the
+    lines read since the caller last cleared it: the text of the current record.
+    """
+
+    def __init__(self, binary: IO[bytes]) -> None:
+        self._binary = binary
+        #: physical lines read so far
+        self.count = 0
+        self.taken: list[str] = []
+        self.bad: BadRow | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        taken = self.taken
+        first = True
+        for chunk in self._binary:  # split on \n only
+            if first:
+                # spreadsheet exports often start with a byte-order mark
+                chunk = chunk.removeprefix(_BOM)
+                first = False
+            if b"\r" in chunk and (chunk.count(b"\r") > 1 or not chunk.endswith(b"\r\n")):
+                for piece in _LINE.findall(chunk):
+                    text = self._decode(piece)
+                    taken.append(text)
+                    yield text
+                continue
+            self.count += 1
+            try:
+                text = chunk.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = self._undecodable(chunk, exc)
+            taken.append(text)
+            yield text
+
+    def _decode(self, piece: bytes) -> str:
+        self.count += 1
+        try:
+            return piece.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return self._undecodable(piece, exc)
+
+    def _undecodable(self, piece: bytes, exc: UnicodeDecodeError) -> str:
+        """The line decoded anyway (bad bytes kept as surrogates); the record's first such line is noted."""
+        if self.bad is None:
+            why = f"not valid UTF-8 text (byte 0x{piece[exc.start]:02x} at byte {exc.start + 1} of the line)"
+            self.bad = BadRow(self.count, None, why)
+        return piece.decode("utf-8", "surrogateescape")
+
+    def start_record(self) -> None:
+        self.taken.clear()
+        self.bad = None
+
+
+def _csv_records(src: _Lines, display: str, kind: Kind) -> Iterator[Record]:
+    reader = csv.reader(iter(src))
     try:
         header = next(reader, None)
     except csv.Error as exc:
         raise InputError(f"{display}:1: not valid CSV: {exc}") from None
+    if src.bad is not None:
+        raise InputError(f"{display}:{src.bad.line}: header: {src.bad.message}")
     if header is None:
         msg = f"{display}: empty file; expected a header line with the columns {', '.join(kind.required)}"
         raise InputError(msg)
@@ -312,20 +399,24 @@ def _csv_rows(text: IO[str], display: str, kind: Kind) -> Iterator[tuple[int, Ro
         raise InputError(msg)
     width = len(header)
     while True:
+        src.start_record()
         # a quoted field may span lines: the row starts on the line after the last one read
-        line = reader.line_num + 1
+        line = src.count + 1
         try:
             fields = next(reader, None)
         except csv.Error as exc:
-            raise InputError(f"{display}:{line}: not valid CSV: {exc}") from None
+            yield line, None, BadRow(line, None, f"not valid CSV: {exc}")
+            continue
         if fields is None:
             return
-        if not fields:
+        if src.bad is not None:
+            yield line, None, src.bad
+        elif not fields:
             continue
-        if len(fields) != width:
-            msg = f"{display}:{line}: expected {width} fields as in the header, got {len(fields)}"
-            raise InputError(msg)
-        yield line, dict(zip(header, fields, strict=True))
+        elif len(fields) != width:
+            yield line, None, BadRow(line, None, f"expected {width} fields as in the header, got {len(fields)}")
+        else:
+            yield line, dict(zip(header, fields, strict=True)), None
 
 
 def _reject_constant(name: str) -> Any:
@@ -333,88 +424,122 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(msg)
 
 
-def _jsonl_rows(text: IO[str], display: str) -> Iterator[tuple[int, Row]]:
-    for line, raw in enumerate(text, start=1):
+def _jsonl_records(src: _Lines) -> Iterator[Record]:
+    lines = iter(src)
+    while True:
+        src.start_record()
+        raw = next(lines, None)
+        if raw is None:
+            return
+        line = src.count
+        if src.bad is not None:
+            yield line, None, src.bad
+            continue
         if not raw.strip():
             continue
         try:
             obj = json.loads(raw, parse_constant=_reject_constant)
         except ValueError as exc:
-            raise InputError(f"{display}:{line}: expected a JSON object, got invalid JSON ({exc})") from None
+            yield line, None, BadRow(line, None, f"expected a JSON object, got invalid JSON ({exc})")
+            continue
         if not isinstance(obj, dict):
-            raise InputError(f"{display}:{line}: expected a JSON object, got {type(obj).__name__}")
-        yield line, obj
+            yield line, None, BadRow(line, None, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        yield line, obj, None
 
 
-def iter_rows(
-    path: Path, display: str, kind: Kind, digest: _Digest | None = None
-) -> Generator[tuple[int, Row], None, None]:
-    """``(line, row)`` of every record of an export file, streamed.
+class ExportReader:
+    """The records of one export file, streamed, with the text of the record last read.
 
-    ``digest`` receives the file's raw bytes as they are read; once the iterator is
-    exhausted it has seen the whole file. Malformed files raise InputError naming
-    ``display`` and the line.
+    Iterating yields ``(line, row, None)`` for each record that could be read and
+    ``(line, None, BadRow)`` for one that could not (not UTF-8, not CSV or JSON, the wrong
+    number of fields); blank lines are skipped. Line numbers count physical lines,
+    whatever the compression, and a quoted CSV field spanning lines counts each of them.
+    Problems of the whole file (no header, missing columns, not gzip) raise InputError.
+    ``digest`` receives the file's raw bytes as they are read; once the iteration ends
+    it has seen the whole file.
     """
-    fmt, gz = file_format(path, display)
-    line = 0
-    with open(path, "rb", buffering=0) as f:
-        raw = _HashingReader(f, digest)
-        binary: IO[bytes] = io.BufferedReader(raw, _CHUNK)
-        if gz:
-            binary = cast(IO[bytes], gzip.GzipFile(fileobj=binary, mode="rb"))
-        # utf-8-sig: spreadsheet exports often start with a byte-order mark
-        text = io.TextIOWrapper(binary, encoding="utf-8-sig", newline="")
-        rows = _csv_rows(text, display, kind) if fmt == "csv" else _jsonl_rows(text, display)
+
+    def __init__(self, path: Path, display: str, kind: Kind, digest: _Digest | None = None) -> None:
+        self.path = path
+        self.display = display
+        self.kind = kind
+        self.digest = digest
+        self.format, self.gzipped = file_format(path, display)
+        self._src: _Lines | None = None
+
+    def __iter__(self) -> Generator[Record, None, None]:
+        with open(self.path, "rb", buffering=0) as f:
+            raw = _HashingReader(f, self.digest)
+            binary: IO[bytes] = io.BufferedReader(raw, _CHUNK)
+            if self.gzipped:
+                # buffered again so that lines are split in C, not by GzipFile.readline
+                unzipped = gzip.GzipFile(fileobj=binary, mode="rb")
+                binary = io.BufferedReader(cast(io.RawIOBase, unzipped), _CHUNK)
+            src = self._src = _Lines(binary)
+            records = _csv_records(src, self.display, self.kind) if self.format == "csv" else _jsonl_records(src)
+            try:
+                yield from records
+            except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+                msg = f"{self.display}: not a valid gzip file ({exc or 'truncated'}), after line {src.count}"
+                raise InputError(msg) from None
+
+    def text(self) -> str:
+        """The text of the record last yielded, as in the file but for its last line break.
+
+        Bytes that are not UTF-8 are written ``\\xff``, so the text is valid UTF-8.
+        """
+        if self._src is None:
+            return ""
+        text = "".join(self._src.taken)
+        text = text.removesuffix("\n").removesuffix("\r")
         try:
-            for line, row in rows:
-                yield line, row
-        except UnicodeDecodeError:
-            raise InputError(f"{display}:{line + 1}: not valid UTF-8 text") from None
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise InputError(f"{display}: not a valid gzip file ({exc or 'truncated'})") from None
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # the bytes a line held that were not UTF-8, decoded with surrogateescape
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return text
 
 
-def parse_file(
-    path: Path,
-    display: str,
-    kind: Kind,
-    *,
-    timezone: str,
-    default_brand: str | None,
-    digest: _Digest | None = None,
-) -> Iterator[Any]:
-    """Parsed rows of one export file; a bad row raises InputError ``file:line: column: why``."""
-    parse = kind.parser(timezone=timezone, default_brand=default_brand)
-    for line, row in iter_rows(path, display, kind, digest):
+def parse_records(
+    reader: ExportReader, *, timezone: str, default_brand: str | None
+) -> Iterator[tuple[int, Any, BadRow | None]]:
+    """``(line, parsed row, None)`` for each good record, ``(line, None, BadRow)`` for each bad one."""
+    parse = reader.kind.parser(timezone=timezone, default_brand=default_brand)
+    for line, row, bad in reader:
+        if row is None:
+            yield line, None, bad
+            continue
         try:
-            yield parse(row)
+            item = parse(row)
         except RowError as exc:
-            where = f"{display}:{line}: "
-            if exc.column is not None:
-                where += f"{exc.column}: "
-            raise InputError(where + exc.message) from None
+            yield line, None, BadRow(line, exc.column, exc.message)
+            continue
+        yield line, item, None
 
 
 def probe(path: Path, display: str, kind: Kind) -> None:
     """Open a file and read its first record: catches unreadable, non-gzip or headerless files."""
-    rows = iter_rows(path, display, kind)
+    records = ExportReader(path, display, kind).__iter__()
     try:
-        next(rows, None)
+        next(records, None)
     finally:
-        rows.close()
+        records.close()
 
 
 __all__ = [
     "KINDS",
     "SUFFIXES",
+    "BadRow",
+    "ExportReader",
     "Kind",
+    "Record",
     "RowError",
     "attribute_value",
     "file_format",
-    "iter_rows",
     "parse_contact",
     "parse_engagement",
-    "parse_file",
+    "parse_records",
     "parse_touch",
     "probe",
     "sha256_file",

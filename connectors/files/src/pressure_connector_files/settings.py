@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 
 class FilesSettings(BaseModel):
@@ -25,6 +25,14 @@ class FilesSettings(BaseModel):
     out_dir: str | None = None
     #: rows per pulled batch (one batch is one ledger transaction)
     batch_size: int = Field(default=50_000, ge=1)
+    #: what a bad row does to its file: ``"fail"`` imports nothing of the file (the run
+    #: reports every bad row); ``"quarantine"`` writes the bad rows to a rejects file and
+    #: imports the others
+    rejects: Literal["fail", "quarantine"] = "fail"
+    #: folder of the rejects files (``rejects = "quarantine"`` only); default ``rejects/<account name>``
+    rejects_dir: str | None = None
+    #: bad rows, and repeated event ids, that an error or warning lists before "and N more"
+    bad_rows_reported: int = Field(default=20, ge=1)
 
     @field_validator("touches", "engagements", "contacts", mode="before")
     @classmethod
@@ -40,10 +48,19 @@ class FilesSettings(BaseModel):
             raise ValueError(msg)
         return v
 
-    @field_validator("out_dir")
+    @field_validator("out_dir", "rejects_dir")
     @classmethod
     def _no_empty_dir(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():
             msg = "expected a folder such as 'out/acme', got an empty string"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("rejects_dir")
+    @classmethod
+    def _rejects_dir_needs_quarantine(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # fields are validated in order: `rejects` is known here (absent if it was invalid)
+        if v is not None and info.data.get("rejects") == "fail":
+            msg = 'only used with rejects = "quarantine"; set it, or remove rejects_dir'
             raise ValueError(msg)
         return v
