@@ -1,0 +1,1100 @@
+"""Ledger storage on PostgreSQL (psycopg 3, a connection pool per server URL).
+
+Same public methods and semantics as the SQLite :class:`~pressure_sdk.ledger.Ledger`,
+for deployments with several workers or machines. Differences that matter:
+
+- ``reserve()`` is atomic across processes and machines through a per-contact advisory
+  lock: inside ``transaction(immediate=True)`` the first read of a contact takes
+  ``pg_advisory_xact_lock`` on (client, email) before it reads, and holds it to the
+  commit. Other contacts are not blocked.
+- Batches are written through ``COPY`` into a session-local staging table, then merged
+  with ``INSERT … ON CONFLICT DO NOTHING`` (the first copy of an event wins).
+- Scores live in a temporary table of the ledger's own connection, never in the database.
+- Erasure deletes every row of the contact and vacuums the tables it had rows in, so no
+  dead row version stays in the tables' files; the server's write-ahead log and backups
+  are kept as its operator configures them.
+
+psycopg is an optional dependency: ``pip install "pressure-sdk[postgresql]"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import LedgerError, LockedError
+from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
+from . import postgres_schema
+from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
+from .store import (
+    _CONTACT_CACHE,
+    DEFAULT_CLIENT,
+    ConsentEntry,
+    ContactRow,
+    IngestResult,
+    Member,
+    _uid_maker,
+    event_uid,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+#: staging through COPY pays off from this many rows; smaller batches use one INSERT
+COPY_FROM = 64
+#: connections one process keeps per server URL at most
+POOL_MAX = 32
+_COLS = "c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen"
+_TOUCH_COLS = ("contact_id", "at", "uid", "channel", "brand", "family", "weight", "account", "campaign", "product")
+_ENG_COLS = ("contact_id", "at", "uid", "type", "channel", "brand", "product", "account")
+#: advisory lock namespace (first int of the two-int form) of run locks
+RUN_LOCK_SPACE = 0x70726573  # "pres"
+
+_pools: dict[str, ConnectionPool] = {}
+_pools_lock = threading.Lock()
+
+
+def is_url(target: object) -> bool:
+    """Whether a ledger target names a PostgreSQL server rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _import_psycopg() -> Any:
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:  # pragma: no cover - depends on the installation
+        msg = 'a postgresql:// ledger needs psycopg: pip install "pressure-sdk[postgresql]"'
+        raise LedgerError(msg) from None
+    return psycopg, psycopg_pool
+
+
+def _reset(conn: psycopg.Connection[Any]) -> None:
+    # a connection goes back to the pool without this ledger's temporary tables or locks
+    conn.execute("DISCARD TEMP")
+    conn.execute("SELECT pg_advisory_unlock_all()")
+
+
+def pool_for(url: str) -> ConnectionPool:
+    """The process's connection pool for ``url`` (opened on first use)."""
+    with _pools_lock:
+        pool = _pools.get(url)
+        if pool is None:
+            psycopg, psycopg_pool = _import_psycopg()
+            try:  # fail at once, with the server's reason, rather than after the pool's timeout
+                psycopg.connect(url, connect_timeout=10).close()
+            except Exception as exc:
+                msg = f"ledger {redact_url(url)}: cannot connect to PostgreSQL: {exc}"
+                raise LedgerError(msg) from None
+            pool = psycopg_pool.ConnectionPool(
+                url,
+                min_size=1,
+                max_size=POOL_MAX,
+                kwargs={"autocommit": True},
+                reset=_reset,
+                open=False,
+                name=f"pressure-ledger-{len(_pools)}",
+            )
+            try:
+                pool.open(wait=True, timeout=15)
+            except Exception as exc:
+                pool.close()
+                msg = f"ledger {redact_url(url)}: cannot connect to PostgreSQL: {exc}"
+                raise LedgerError(msg) from None
+            _pools[url] = pool
+        return pool
+
+
+def close_pool(url: str) -> None:
+    """Close the process's pool for ``url`` (its ledgers must be closed first)."""
+    with _pools_lock:
+        pool = _pools.pop(url, None)
+    if pool is not None:
+        pool.close()
+
+
+def _key64(*parts: str) -> int:
+    """A signed 64-bit advisory lock key."""
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _key32(*parts: str) -> int:
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _q(sql: str) -> str:
+    """SQL built by the shared list helpers (``?`` markers) for psycopg (``%s``)."""
+    return sql.replace("?", "%s")
+
+
+class PostgresLedger:
+    """The pressure ledger in a PostgreSQL database named by a ``postgresql://`` URL."""
+
+    def __init__(self, url: str) -> None:
+        if not is_url(url):
+            msg = f"not a PostgreSQL URL: {url!r} (expected postgresql://user@host/db)"
+            raise LedgerError(msg)
+        self.url = url
+        #: where the ledger is, for messages (never with a password)
+        self.path = redact_url(url)
+        self._psycopg, _ = _import_psycopg()
+        self._pool = pool_for(url)
+        try:
+            self.conn: psycopg.Connection[Any] = self._pool.getconn(timeout=60)
+        except Exception as exc:
+            msg = f"ledger {self.path}: no connection: {exc}"
+            raise LedgerError(msg) from None
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._contact_locks = False
+        self._locked: set[int] = set()
+        self._ids: OrderedDict[tuple[str, str], tuple[int, int | None, int]] = OrderedDict()
+        self.scores_at: int | None = None
+        self.default_score: tuple[str, float] = ("unscored", 0.0)
+        self._account_bits: dict[str, int] = {}
+        self.contacts_created = 0
+        self._closed = False
+        try:
+            self._migrate()
+            self._salt = self._meta_salt()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _x(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> psycopg.Cursor[Any]:
+        return self.conn.execute(sql, params)  # type: ignore[arg-type]
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            self._x("SELECT pg_advisory_xact_lock(%s)", (postgres_schema.MIGRATION_LOCK,))
+            self._x(
+                "CREATE TABLE IF NOT EXISTS ledger_migrations ("
+                "name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            applied = {name for (name,) in self._x("SELECT name FROM ledger_migrations")}
+            postgres_schema.apply(self._x, applied)
+
+    def migrations(self) -> list[str]:
+        """Names of the migrations applied to this database, in order."""
+        return [n for (n,) in self._x("SELECT name FROM ledger_migrations ORDER BY name")]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        conn = getattr(self, "conn", None)
+        if conn is not None:
+            if conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()
+            self._pool.putconn(conn)
+
+    def __enter__(self) -> PostgresLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def transaction(self, *, immediate: bool = False) -> Iterator[Any]:
+        """One write transaction (a savepoint when nested in another).
+
+        ``immediate`` makes the transaction lock each contact it reads through
+        :meth:`contact` or :meth:`contact_and_consent` (an advisory lock on client and
+        email, held to the commit): decide-then-record is then atomic per contact across
+        processes and machines, which is what ``reserve()`` needs.
+        """
+        with self._lock:
+            nested = self._depth > 0
+            sp = f"sp{self._depth}"
+            self._x(f"SAVEPOINT {sp}" if nested else "BEGIN")
+            self._depth += 1
+            outer_locks = self._contact_locks
+            if immediate:
+                self._contact_locks = True
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth -= 1
+                self._contact_locks = outer_locks
+                try:
+                    self._x(f"ROLLBACK TO SAVEPOINT {sp}" if nested else "ROLLBACK")
+                finally:
+                    self._ids.clear()
+                    if not nested:
+                        self._locked.clear()
+                raise
+            self._depth -= 1
+            self._contact_locks = outer_locks
+            try:
+                self._x(f"RELEASE SAVEPOINT {sp}" if nested else "COMMIT")
+            except BaseException:
+                self._ids.clear()
+                raise
+            finally:
+                if not nested:
+                    self._locked.clear()
+
+    @contextmanager
+    def scratch(self) -> Iterator[None]:
+        """Everything written inside is rolled back at the end: dry runs leave the ledger as it was."""
+        with self._lock:
+            if self._depth:
+                msg = "a dry run cannot start inside another transaction"
+                raise LedgerError(msg)
+            self._x("BEGIN")
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                self._x("ROLLBACK")
+                self._ids.clear()
+                self._locked.clear()
+                self.scores_at = None
+
+    def lock_contact(self, email: str, client: str = DEFAULT_CLIENT) -> None:
+        """Hold the contact's advisory lock until the current transaction ends (needs one)."""
+        if not self._depth:
+            msg = "lock_contact needs a transaction"
+            raise LedgerError(msg)
+        key = _key64("contact", client, normalize_email(email))
+        if key not in self._locked:
+            self._x("SELECT pg_advisory_xact_lock(%s)", (key,))
+            self._locked.add(key)
+
+    def check_writable(self) -> None:
+        """Raise :class:`LedgerError` unless this user may write the ledger's tables (nothing is changed)."""
+        row = self._x(
+            "SELECT bool_and(has_table_privilege(t, 'INSERT,UPDATE,DELETE')) FROM unnest(%s::text[]) t",
+            (["contacts", "touches", "engagements", "consent", "identities", "list_members", "watermarks", "meta"],),
+        ).fetchone()
+        if not (row and row[0]):
+            user = self._x("SELECT current_user").fetchone()
+            msg = f"ledger {self.path}: user {user[0] if user else '?'} may not write the ledger's tables"
+            raise LedgerError(msg)
+
+    def _meta_salt(self) -> str:
+        row = self._x("SELECT value FROM meta WHERE key = 'tombstone_salt'").fetchone()
+        if row:
+            return str(row[0])
+        with self.transaction():
+            self._x(
+                "INSERT INTO meta(key, value) VALUES ('tombstone_salt', %s) ON CONFLICT DO NOTHING",
+                (os.urandom(16).hex(),),
+            )
+        row = self._x("SELECT value FROM meta WHERE key = 'tombstone_salt'").fetchone()
+        assert row is not None
+        return str(row[0])
+
+    def _tombstone(self, client: str, email: str) -> str:
+        key = email if client == DEFAULT_CLIENT else f"{client}\x00{email}"
+        return hashlib.sha256(f"{self._salt}:{key}".encode()).hexdigest()
+
+    # -- contacts ---------------------------------------------------------------
+
+    def _resolve(self, first_seen: dict[str, int | None], account: str, client: str) -> dict[str, int]:
+        """Contact ids of normalized emails, creating missing contacts (never erased ones)."""
+        cache = self._ids
+        missing = sorted(e for e in first_seen if (client, e) not in cache)
+        if missing:
+            self._load_known(client, missing)
+            new = [e for e in missing if (client, e) not in cache]
+            if new:
+                dead = self._erased(client, new)
+                keep = [e for e in new if e not in dead]  # sorted: concurrent writers lock in one order
+                if keep:
+                    cur = self._x(
+                        "INSERT INTO contacts(client, email, first_seen) "
+                        "SELECT %s, e, f FROM unnest(%s::text[], %s::bigint[]) AS u(e, f) "
+                        "ON CONFLICT (client, email) DO NOTHING",
+                        (client, keep, [first_seen[e] for e in keep]),
+                    )
+                    self.contacts_created += max(cur.rowcount, 0)
+                    self._load_known(client, keep)
+        out: dict[str, int] = {}
+        earlier: list[tuple[int, int]] = []
+        unknown_to_account: list[int] = []
+        bit = self._account_bits.setdefault(account, 1 << len(self._account_bits))
+        for e, at in first_seen.items():
+            known = cache.get((client, e))
+            if known is None:  # erased
+                continue
+            cid, seen, mask = known
+            out[e] = cid
+            if at is not None and (seen is None or at < seen):
+                earlier.append((cid, at))
+                seen = at
+            if not mask & bit:
+                unknown_to_account.append(cid)
+                mask |= bit
+            if known[1] != seen or known[2] != mask:
+                cache[client, e] = (cid, seen, mask)
+        if earlier:
+            earlier.sort()
+            self._x(
+                "UPDATE contacts c SET first_seen = u.f FROM unnest(%s::bigint[], %s::bigint[]) AS u(id, f) "
+                "WHERE c.id = u.id AND (c.first_seen IS NULL OR c.first_seen > u.f)",
+                ([c for c, _ in earlier], [f for _, f in earlier]),
+            )
+        if unknown_to_account:
+            self._x(
+                "INSERT INTO identities(contact_id, account) SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
+                (sorted(unknown_to_account), account),
+            )
+        while len(cache) > _CONTACT_CACHE:
+            cache.popitem(last=False)
+        return out
+
+    def _load_known(self, client: str, emails: Sequence[str]) -> None:
+        for email, cid, seen in self._x(
+            "SELECT email, id, first_seen FROM contacts WHERE client = %s AND email = ANY(%s)", (client, list(emails))
+        ):
+            self._ids[client, email] = (cid, seen, 0)
+
+    def _erased(self, client: str, emails: Sequence[str]) -> set[str]:
+        if not self._x("SELECT 1 FROM tombstones LIMIT 1").fetchone():
+            return set()
+        hashes = {self._tombstone(client, e): e for e in emails}
+        rows = self._x("SELECT hash FROM tombstones WHERE hash = ANY(%s)", (list(hashes),))
+        return {hashes[h] for (h,) in rows}
+
+    def _lock_if_reserving(self, email: str, client: str) -> None:
+        if self._contact_locks and self._depth:
+            self.lock_contact(email, client)
+
+    def contact(self, email: str, client: str = DEFAULT_CLIENT) -> ContactRow | None:
+        key = normalize_email(email)
+        with self._lock:
+            self._lock_if_reserving(key, client)
+            row = self._x(
+                f"SELECT {_COLS} FROM contacts c WHERE c.client = %s AND c.email = %s", (client, key)
+            ).fetchone()
+        return _contact_row(row) if row else None
+
+    def contact_and_consent(
+        self, email: str, client: str = DEFAULT_CLIENT
+    ) -> tuple[ContactRow | None, list[ConsentEntry]]:
+        """A contact and its consent log, oldest first, in one query (the hot path of decide and reserve)."""
+        key = normalize_email(email)
+        with self._lock:
+            self._lock_if_reserving(key, client)
+            rows = self._x(
+                f"SELECT {_COLS}, k.at, k.channel, k.brand, k.status FROM contacts c "
+                "LEFT JOIN consent k ON k.contact_id = c.id WHERE c.client = %s AND c.email = %s "
+                "ORDER BY k.at, k.channel, k.brand, k.status",
+                (client, key),
+            ).fetchall()
+        if not rows:
+            return None, []
+        consent: list[ConsentEntry] = [(r[7], r[8], r[9], r[10]) for r in rows if r[7] is not None]
+        return _contact_row(rows[0]), consent
+
+    def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
+        rows = self._x(f"SELECT {_COLS} FROM contacts c WHERE c.id = ANY(%s)", (list(ids),))
+        return {row[0]: _contact_row(row) for row in rows}
+
+    def iter_contacts(self, account: str | None = None, *, page: int = 10_000) -> Iterator[ContactRow]:
+        """Every contact (of one account, through its identities), in id order, in keyset pages."""
+        last = -1
+        while True:
+            if account is None:
+                rows = self._x(
+                    f"SELECT {_COLS} FROM contacts c WHERE c.id > %s ORDER BY c.id LIMIT %s", (last, page)
+                ).fetchall()
+            else:
+                rows = self._x(
+                    f"SELECT {_COLS} FROM identities i JOIN contacts c ON c.id = i.contact_id "
+                    "WHERE i.account = %s AND c.id > %s ORDER BY c.id LIMIT %s",
+                    (account, last, page),
+                ).fetchall()
+            if not rows:
+                return
+            for row in rows:
+                yield _contact_row(row)
+            last = rows[-1][0]
+
+    # -- writes -------------------------------------------------------------------
+
+    def ingest(
+        self,
+        batch: Batch,
+        *,
+        account: str,
+        client: str = DEFAULT_CLIENT,
+        default_brand: str | None = None,
+        watermark: str | None = None,
+    ) -> IngestResult:
+        """Write one batch of ``client``'s data and, if it carries one, its watermark, in one transaction."""
+        with self.transaction():
+            result = self._ingest(batch, account, client, default_brand)
+            if batch.state is not None:
+                self._set_watermark(watermark or account, batch.state)
+        return result
+
+    def _ingest(self, batch: Batch, account: str, client: str, default_brand: str | None) -> IngestResult:
+        result = IngestResult()
+        key: dict[str, str] = {}
+        first_seen: dict[str, int | None] = {}
+        for group in (batch.touches, batch.engagements):
+            for ev in group:
+                raw = ev.email
+                k = key.get(raw)
+                if k is None:
+                    k = key[raw] = normalize_email(raw)
+                seen = first_seen.get(k)
+                if seen is None or ev.at < seen:
+                    first_seen[k] = ev.at
+        for c in batch.contacts:
+            k = key.setdefault(c.email, normalize_email(c.email))
+            first_seen.setdefault(k, None)
+        if not first_seen:
+            return result
+        created0 = self.contacts_created
+        ids = self._resolve(first_seen, account, client)
+        result.contacts_added = self.contacts_created - created0
+        result.skipped_erased = sum(1 for e in first_seen if e not in ids)
+        result.contact_ids = set(ids.values())
+        cid_of = {raw: ids[k] for raw, k in key.items() if k in ids}
+        uid = _uid_maker(account)
+        if batch.touches:
+            brand0 = default_brand or ""
+            rows = [
+                (
+                    cid,
+                    t.at,
+                    uid(t.event_id),
+                    t.channel,
+                    t.brand or brand0,
+                    t.family,
+                    t.weight,
+                    account,
+                    t.campaign,
+                    t.product,
+                )
+                for t in batch.touches
+                if (cid := cid_of.get(t.email)) is not None
+            ]
+            result.touches_added = self._merge("touches", _TOUCH_COLS, rows)
+        if batch.engagements:
+            erows = []
+            consent: list[tuple[int, str, str, int, str]] = []
+            for e in batch.engagements:
+                cid = cid_of.get(e.email)
+                if cid is None:
+                    continue
+                erows.append(
+                    (cid, e.at, uid(e.event_id), e.type, e.channel, e.brand or default_brand, e.product, account)
+                )
+                if e.type in CONSENT_TYPES:
+                    brand, status = consent_row(e.type, e.brand or default_brand)
+                    consent.append((cid, e.channel or "email", brand, e.at, status))
+            result.engagements_added = self._merge("engagements", _ENG_COLS, erows)
+            if consent:
+                self.conn.cursor().executemany(
+                    "INSERT INTO consent VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", sorted(set(consent))
+                )
+        if batch.contacts:
+            self._update_contacts(batch.contacts, cid_of, account, default_brand)
+        return result
+
+    def _merge(self, table: str, cols: tuple[str, ...], rows: list[tuple[Any, ...]]) -> int:
+        """Insert rows keyed by (contact_id, at, uid); the first copy of an event wins. Returns rows added."""
+        if not rows:
+            return 0
+        names = ", ".join(cols)
+        if len(rows) < COPY_FROM:
+            seen: set[tuple[int, int, int]] = set()
+            first = []
+            for r in rows:
+                pk = (r[0], r[1], r[2])
+                if pk not in seen:
+                    seen.add(pk)
+                    first.append(r)
+            first.sort(key=lambda r: (r[0], r[1], r[2]))
+            marks = ", ".join(["(" + ", ".join(["%s"] * len(cols)) + ")"] * len(first))
+            cur = self._x(
+                f"INSERT INTO {table} ({names}) VALUES {marks} ON CONFLICT DO NOTHING",
+                [v for r in first for v in r],
+            )
+            return max(cur.rowcount, 0)
+        stage = f"{table}_in"
+        self._x(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}, seq bigint)")
+        cur = self.conn.cursor()
+        with cur.copy(f"COPY {stage} ({names}, seq) FROM STDIN") as cp:
+            for i, r in enumerate(rows):
+                cp.write_row((*r, i))
+        cur.execute(
+            f"INSERT INTO {table} ({names}) SELECT DISTINCT ON (contact_id, at, uid) {names} FROM {stage} "
+            "ORDER BY contact_id, at, uid, seq ON CONFLICT DO NOTHING"
+        )
+        added = max(cur.rowcount, 0)
+        cur.execute(f"TRUNCATE {stage}")
+        return added
+
+    def _update_contacts(
+        self, updates: list[ContactUpdate], ids: dict[str, int], account: str, brand: str | None
+    ) -> None:
+        for u in updates:
+            cid = ids.get(u.email)
+            if cid is None:
+                continue
+            if u.status in ("unsubscribed", "complained"):
+                self._x(
+                    "INSERT INTO consent VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                    (cid, u.channel, brand or CLIENT_WIDE, u.status_at or 0, u.status),
+                )
+            self._x(
+                # An empty value never erases what another source said; a pause ends at its date.
+                "UPDATE contacts SET timezone = COALESCE(%s, timezone), paused_until = COALESCE(%s, paused_until), "
+                "attributes = NULLIF(COALESCE(attributes, '{}'::jsonb) || %s::jsonb, '{}'::jsonb) WHERE id = %s",
+                (u.timezone, u.paused_until, json.dumps(u.attributes, sort_keys=True), cid),
+            )
+            if u.external_id:
+                self._x(
+                    "INSERT INTO identities(contact_id, account, external_id) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (contact_id, account) DO UPDATE SET external_id = excluded.external_id",
+                    (cid, account, u.external_id),
+                )
+
+    def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
+        """Record one touch of a known contact; returns whether it was new (one statement)."""
+        with self.transaction():
+            row = self._x(
+                "WITH t AS (INSERT INTO touches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING RETURNING 1), "
+                "i AS (INSERT INTO identities(contact_id, account) VALUES (%s, %s) ON CONFLICT DO NOTHING), "
+                "u AS (UPDATE contacts SET first_seen = %s WHERE id = %s AND (first_seen IS NULL OR first_seen > %s)) "
+                "SELECT count(*) FROM t",
+                (
+                    contact_id,
+                    t.at,
+                    event_uid(account, t.event_id),
+                    t.channel,
+                    t.brand,
+                    t.family,
+                    t.weight,
+                    account,
+                    t.campaign,
+                    t.product,
+                    contact_id,
+                    account,
+                    t.at,
+                    contact_id,
+                    t.at,
+                ),
+            ).fetchone()
+        return bool(row and row[0])
+
+    def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:
+        """Record sends made by the caller's own code (the ``record()`` of decide/record)."""
+        return self.ingest(Batch(touches=list(touches)), account=account)
+
+    # -- reads for the policy ---------------------------------------------------
+
+    def touches_of(self, contact_id: int, since: int, until: int) -> list[tuple[int, str, str, str, float | None]]:
+        """(at, channel, brand, family, weight) of one contact with ``since < at <= until``."""
+        return self._x(
+            "SELECT at, channel, brand, family, weight FROM touches "
+            "WHERE contact_id = %s AND at > %s AND at <= %s ORDER BY at, uid",
+            (contact_id, since, until),
+        ).fetchall()
+
+    def engagements_of(
+        self, contact_id: int, since: int, until: int
+    ) -> list[tuple[int, str, str | None, str | None, str | None]]:
+        """(at, type, channel, brand, product) of one contact with ``since < at <= until``."""
+        return self._x(
+            "SELECT at, type, channel, brand, product FROM engagements "
+            "WHERE contact_id = %s AND at > %s AND at <= %s ORDER BY at, uid",
+            (contact_id, since, until),
+        ).fetchall()
+
+    def consent_of(self, contact_id: int) -> list[ConsentEntry]:
+        """The contact's consent log (at, channel, brand or '*', status), oldest first."""
+        return self._x(
+            "SELECT at, channel, brand, status FROM consent WHERE contact_id = %s ORDER BY at, channel, brand, status",
+            (contact_id,),
+        ).fetchall()
+
+    def consent_log(self, channel: str, until: int) -> Iterator[tuple[int, str, int, str]]:
+        """(contact_id, brand, at, status) of every consent change on ``channel`` at or before ``until``."""
+        return iter(
+            self._x(
+                "SELECT contact_id, brand, at, status FROM consent WHERE channel = %s AND at <= %s "
+                "ORDER BY contact_id, at, status <> 'subscribed'",
+                (channel, until),
+            ).fetchall()
+        )
+
+    def scan_engagements(
+        self, since: int, until: int
+    ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None]]:
+        """(contact_id, at, type, channel, brand, product) in the window, by contact."""
+        return iter(
+            self._x(
+                "SELECT contact_id, at, type, channel, brand, product FROM engagements "
+                "WHERE at > %s AND at <= %s ORDER BY contact_id, at, uid",
+                (since, until),
+            ).fetchall()
+        )
+
+    def start_scores(self, at: int, default: tuple[str, float]) -> None:
+        """Empty the connection's temporary score table, for scores as of ``at``."""
+        with self._lock:
+            self._score_table()
+            self._x("DELETE FROM pg_temp.scores")
+        self.scores_at = at
+        self.default_score = default
+
+    def _score_table(self) -> None:
+        self._x(
+            "CREATE TEMP TABLE IF NOT EXISTS scores ("
+            "contact_id bigint PRIMARY KEY, tier text, score double precision, capital double precision, care integer)"
+        )
+
+    def first_seen_since(self, since: int) -> dict[int, int]:
+        """Contacts first seen after ``since``, with that time."""
+        return dict(self._x("SELECT id, first_seen FROM contacts WHERE first_seen > %s", (since,)).fetchall())
+
+    def first_seen_of(self, ids: Sequence[int]) -> dict[int, int | None]:
+        return dict(self._x("SELECT id, first_seen FROM contacts WHERE id = ANY(%s)", (list(ids),)).fetchall())
+
+    def set_scores(self, rows: Iterable[tuple[str, float, float, int, int]]) -> None:
+        """(tier, score, capital, care, contact_id) for each contact, in the temporary score table."""
+        with self._lock:
+            self._score_table()
+            self.conn.cursor().executemany(
+                "INSERT INTO pg_temp.scores(tier, score, capital, care, contact_id) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (contact_id) DO UPDATE SET tier = excluded.tier, score = excluded.score, "
+                "capital = excluded.capital, care = excluded.care",
+                list(rows),
+            )
+
+    def score_of(self, contact_id: int) -> tuple[str, float, bool] | None:
+        """(tier, capital, care) of a contact in the score table, as of :attr:`scores_at`."""
+        if self.scores_at is None:
+            return None
+        row = self._x("SELECT tier, capital, care FROM pg_temp.scores WHERE contact_id = %s", (contact_id,)).fetchone()
+        if row is None:
+            return self.default_score[0], self.default_score[1], False
+        return (row[0], row[1], bool(row[2]))
+
+    # -- watermarks -------------------------------------------------------------
+
+    def watermark(self, account: str) -> dict[str, Any] | None:
+        row = self._x("SELECT state FROM watermarks WHERE account = %s", (account,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def _set_watermark(self, account: str, state: dict[str, Any]) -> None:
+        self._x(
+            "INSERT INTO watermarks(account, state, updated_at) VALUES (%s, %s, extract(epoch from now())::bigint) "
+            "ON CONFLICT (account) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            (account, json.dumps(state, sort_keys=True)),
+        )
+
+    # -- suppression lists ------------------------------------------------------
+
+    def list_members(self, account: str, list_name: str) -> set[int]:
+        """Contact ids the platform last confirmed in this list."""
+        rows = self._x("SELECT contact_id FROM list_members WHERE account = %s AND list = %s", (account, list_name))
+        return {cid for (cid,) in rows}
+
+    def members(self, account: str, contact_ids: Iterable[int]) -> list[Member]:
+        """Email and the account's external id of each contact, in contact-id order."""
+        rows = self._x(
+            "SELECT c.id, c.email, i.external_id FROM contacts c "
+            "LEFT JOIN identities i ON i.contact_id = c.id AND i.account = %s WHERE c.id = ANY(%s) ORDER BY c.id",
+            (account, sorted(set(contact_ids))),
+        )
+        return [Member(cid, email, ext) for cid, email, ext in rows]
+
+    def confirm_push(
+        self,
+        account: str,
+        list_name: str,
+        added: Iterable[int],
+        removed: Iterable[int],
+        external_ids: dict[int, str] | None = None,
+    ) -> None:
+        """Record one batch the platform confirmed, and the platform ids the push learned."""
+        with self.transaction():
+            if external_ids:
+                self.conn.cursor().executemany(
+                    "INSERT INTO identities(contact_id, account, external_id) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (contact_id, account) DO UPDATE SET external_id = excluded.external_id",
+                    [(cid, account, ext) for cid, ext in sorted(external_ids.items())],
+                )
+            self._x(
+                "INSERT INTO list_members(account, list, contact_id) SELECT %s, %s, unnest(%s::bigint[]) "
+                "ON CONFLICT DO NOTHING",
+                (account, list_name, sorted(set(added))),
+            )
+            self._x(
+                "DELETE FROM list_members WHERE account = %s AND list = %s AND contact_id = ANY(%s)",
+                (account, list_name, sorted(set(removed))),
+            )
+
+    def list_target(self, account: str, list_name: str) -> int | None:
+        """The size the list was meant to have at its last push, if any."""
+        row = self._x("SELECT value FROM meta WHERE key = %s", (_target_key(account, list_name),)).fetchone()
+        return int(row[0]) if row else None
+
+    def set_list_target(self, account: str, list_name: str, size: int) -> None:
+        with self.transaction():
+            self._x(
+                "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (_target_key(account, list_name), str(size)),
+            )
+
+    def replace_list(self, account: str, list_name: str, contact_ids: Iterable[int]) -> None:
+        """Set the confirmed state of a list to what the platform really holds (after a reconcile)."""
+        with self.transaction():
+            self._x("DELETE FROM list_members WHERE account = %s AND list = %s", (account, list_name))
+            self._x(
+                "INSERT INTO list_members(account, list, contact_id) SELECT %s, %s, unnest(%s::bigint[]) "
+                "ON CONFLICT DO NOTHING",
+                (account, list_name, sorted(set(contact_ids))),
+            )
+
+    def match_members(
+        self, account: str, client: str, emails: Iterable[str], external_ids: Iterable[str]
+    ) -> tuple[set[int], int]:
+        """Contact ids of a platform list's members, by the account's external id or by email."""
+        found: set[int] = set()
+        exts = sorted(set(external_ids))
+        rows = self._x(
+            "SELECT external_id, contact_id FROM identities WHERE account = %s AND external_id = ANY(%s)",
+            (account, exts),
+        ).fetchall()
+        found.update(cid for _, cid in rows)
+        unknown = len(exts) - len({e for e, _ in rows})
+        keys = sorted({normalize_email(e) for e in emails})
+        rows = self._x(
+            "SELECT email, id FROM contacts WHERE client = %s AND email = ANY(%s)", (client, keys)
+        ).fetchall()
+        found.update(cid for _, cid in rows)
+        unknown += len(keys) - len(rows)
+        return found, unknown
+
+    # -- erasure ----------------------------------------------------------------
+
+    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,)) -> list[str]:
+        """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back.
+
+        Returns the clients it existed in. Outside a caller's transaction, the tables it
+        had rows in are then vacuumed, so no dead version of its rows stays in their files.
+        """
+        key = normalize_email(email)
+        found: list[str] = []
+        touched: set[str] = set()
+        with self.transaction():
+            for client in clients:
+                self.lock_contact(key, client)
+                row = self._x("SELECT id FROM contacts WHERE client = %s AND email = %s", (client, key)).fetchone()
+                self._x(
+                    "INSERT INTO tombstones(hash) VALUES (%s) ON CONFLICT DO NOTHING", (self._tombstone(client, key),)
+                )
+                if row:
+                    found.append(client)
+                    cid = row[0]
+                    for table in ("touches", "engagements", "consent", "identities", "list_members", "contacts"):
+                        where = "id" if table == "contacts" else "contact_id"
+                        if self._x(f"DELETE FROM {table} WHERE {where} = %s", (cid,)).rowcount:
+                            touched.add(table)
+                self._ids.pop((client, key), None)
+        if not self._depth:
+            # A plain VACUUM leaves the dead rows' bytes in the pages' free space: rewrite
+            # the tables the contact had rows in (an exclusive lock while it runs).
+            for table in sorted(touched):
+                self._x(f"VACUUM (FULL) {table}")
+        return found
+
+    # -- figures ----------------------------------------------------------------
+
+    def count(self, table: str, client: str | None = None) -> int:
+        """Rows of a ledger table (of one client's contacts, if given; tombstones are not per client)."""
+        if table not in {"contacts", "touches", "engagements", "identities", "list_members", "tombstones"}:
+            msg = f"unknown ledger table {table!r}"
+            raise LedgerError(msg)
+        if client is None or table == "tombstones":
+            row = self._x(f"SELECT COUNT(*) FROM {table}").fetchone()
+        elif table == "contacts":
+            row = self._x("SELECT COUNT(*) FROM contacts WHERE client = %s", (client,)).fetchone()
+        else:
+            row = self._x(
+                f"SELECT COUNT(*) FROM {table} t JOIN contacts c ON c.id = t.contact_id WHERE c.client = %s", (client,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def clients(self) -> list[str]:
+        """Clients that have contacts in the ledger."""
+        return [c for (c,) in self._x("SELECT DISTINCT client FROM contacts ORDER BY client")]
+
+    def weekly_pressure(
+        self, now: int, policy_weights: dict[str, float], client: str | None = None
+    ) -> list[tuple[str, int, int]]:
+        """(tier, weighted touches in the last 7 days capped at 5 meaning 5+, contacts)."""
+        since = now - 7 * 86400
+        cases = " ".join(f"WHEN %s THEN {float(w)!r}::float8" for w in policy_weights.values())
+        weight = f"COALESCE(t.weight, CASE t.family {cases} ELSE 1.0 END)" if cases else "COALESCE(t.weight, 1.0)"
+        with self._lock:
+            self._score_table()
+            where, params = ("WHERE c.client = %s", [client]) if client is not None else ("", [])
+            unscored = self.default_score[0] if self.scores_at == now else "unscored"
+            rows = self._x(
+                f"""SELECT COALESCE(s.tier, %s) AS tier, LEAST(FLOOR(COALESCE(p.n, 0))::int, 5) AS level,
+                           COUNT(*) FROM contacts c
+                    LEFT JOIN pg_temp.scores s ON s.contact_id = c.id
+                    LEFT JOIN (SELECT contact_id, SUM({weight}) AS n FROM touches t
+                               WHERE at > %s AND at <= %s GROUP BY contact_id) p
+                           ON p.contact_id = c.id
+                    {where}
+                    GROUP BY 1, 2 ORDER BY 1, 2""",
+                [unscored, *policy_weights.keys(), since, now, *params],
+            ).fetchall()
+        return [(tier, int(level), int(n)) for tier, level, n in rows]
+
+    def watermarks(self) -> list[tuple[str, str, int]]:
+        return self._x("SELECT account, state, updated_at FROM watermarks ORDER BY account").fetchall()
+
+    def list_sizes(self) -> list[tuple[str, str, int]]:
+        return self._x(
+            "SELECT account, list, COUNT(*) FROM list_members GROUP BY account, list ORDER BY account, list"
+        ).fetchall()
+
+    def touch_counts(self, by: str, client: str | None = None) -> list[tuple[str, int]]:
+        if by not in {"channel", "brand", "family", "account"}:
+            msg = f"cannot group touches by {by!r}"
+            raise LedgerError(msg)
+        if client is None:
+            return self._x(f"SELECT {by}, COUNT(*) FROM touches GROUP BY {by} ORDER BY COUNT(*) DESC, {by}").fetchall()
+        return self._x(
+            f"SELECT t.{by}, COUNT(*) FROM touches t JOIN contacts c ON c.id = t.contact_id WHERE c.client = %s "
+            f"GROUP BY t.{by} ORDER BY COUNT(*) DESC, t.{by}",
+            (client,),
+        ).fetchall()
+
+    # -- set-wise reads behind suppression lists (see ledger.lists) -------------
+
+    def paused_contacts(self, now: int) -> list[int]:
+        """Contacts paused past ``now``."""
+        return [cid for (cid,) in self._x("SELECT id FROM contacts WHERE paused_until > %s", (now,))]
+
+    def low_capital_contacts(self, threshold: float) -> list[int]:
+        """Contacts whose capital in the score table is below ``threshold``."""
+        with self._lock:
+            self._score_table()
+            return [cid for (cid,) in self._x("SELECT contact_id FROM pg_temp.scores WHERE capital < %s", (threshold,))]
+
+    def contact_timezones(self) -> set[str | None]:
+        """Every time zone contacts have (None for contacts without one)."""
+        return {z for (z,) in self._x("SELECT DISTINCT timezone FROM contacts")}
+
+    def _limit_columns(self, attribute: str | None) -> tuple[str, list[Any]]:
+        if attribute is not None:
+            return ", COALESCE(s.tier, %s), c.attributes -> %s::text", [self.default_score[0], attribute]
+        return ", COALESCE(s.tier, %s), NULL", [self.default_score[0]]
+
+    def cap_sums(
+        self,
+        *,
+        until: int,
+        counts: TouchFilter,
+        scope: Scope,
+        groups: Mapping[str, str | None],
+        weights: Mapping[str, float],
+        since: int | None = None,
+        period_starts: Mapping[str, int] | None = None,
+        default_tz: str = "UTC",
+        per_contact: bool = False,
+        attribute: str | None = None,
+        floor: SumFloor | None = None,
+    ) -> Iterator[tuple[int, str, float, str | None, Any]]:
+        """(contact id, scope key, weighted sum, tier, attribute) of counted touches in a period.
+
+        As :meth:`pressure_sdk.ledger.Ledger.cap_sums`: the period is ``(since, until]`` or,
+        with ``period_starts``, from each contact's local period start to ``until``.
+        """
+        key_sql, key_params = _scope_sql(scope, groups, "t.")
+        weight_sql, weight_params = _weight_sql(weights, "t.")
+        filt_sql, filt_params = _filters(counts, "t.")
+        params: list[Any] = [*key_params, *weight_params]
+        inner = f"SELECT t.contact_id, {_q(key_sql)} AS k, SUM({_q(weight_sql)}) AS total FROM touches t"
+        if period_starts is not None:
+            whens = " ".join("WHEN %s THEN %s" for _ in period_starts)
+            inner += f" JOIN contacts c ON c.id = t.contact_id WHERE t.at >= CASE COALESCE(c.timezone, %s) {whens} END"
+            params += [default_tz, *(x for z, s in sorted(period_starts.items()) for x in (z, s))]
+        else:
+            assert since is not None
+            inner += " WHERE t.at > %s"
+            params.append(since)
+        inner += f" AND t.at <= %s{_q(filt_sql)} GROUP BY 1, 2"
+        params += [until, *filt_params]
+        tiered = floor is not None and floor.tiers is not None
+        outer_cols, outer_params = self._limit_columns(attribute) if per_contact else ("", [])
+        join = ""
+        if per_contact or tiered:
+            with self._lock:
+                self._score_table()
+            join = " JOIN contacts c ON c.id = x.contact_id LEFT JOIN pg_temp.scores s ON s.contact_id = x.contact_id"
+        where, where_params = "", cast(list[Any], [])
+        if floor is not None and floor.fixed is not None:
+            where, where_params = " WHERE x.total + %s > %s", [floor.heaviest, floor.fixed]
+        elif floor is not None and floor.tiers is not None:
+            whens = " ".join("WHEN %s THEN %s" for _ in floor.tiers)
+            where = f" WHERE x.total + %s > CASE COALESCE(s.tier, %s) {whens} ELSE %s END"
+            where_params = [
+                floor.heaviest,
+                self.default_score[0],
+                *(x for kv in sorted(floor.tiers.items()) for x in kv),
+                floor.default,
+            ]
+        sql = f"SELECT x.contact_id, x.k, x.total{outer_cols} FROM ({inner}) x{join}{where}"
+        with self._lock:
+            rows = self._x(sql, [*outer_params, *params, *where_params]).fetchall()
+        for row in rows:
+            yield (row[0], row[1], row[2], row[3] if per_contact else None, row[4] if per_contact else None)
+
+    def account_limits(self, account: str, attribute: str | None) -> Iterator[tuple[int, str, Any]]:
+        """(contact id, tier, attribute value) of every contact of ``account``."""
+        extra_sql, extra_params = self._limit_columns(attribute)
+        with self._lock:
+            self._score_table()
+            rows = self._x(
+                f"SELECT c.id{extra_sql} FROM identities i JOIN contacts c ON c.id = i.contact_id "
+                "LEFT JOIN pg_temp.scores s ON s.contact_id = c.id WHERE i.account = %s",
+                [*extra_params, account],
+            ).fetchall()
+        return iter(rows)
+
+    def gap_hits(
+        self, *, since: int, until: int, counts: TouchFilter, scope: Scope, groups: Mapping[str, str | None]
+    ) -> Iterator[tuple[int, str]]:
+        """(contact id, scope key) of contacts with a counted touch in ``(since, until]``."""
+        key_sql, key_params = _scope_sql(scope, groups)
+        filt_sql, filt_params = _filters(counts)
+        sql = f"SELECT DISTINCT contact_id, {_q(key_sql)} FROM touches WHERE at > %s AND at <= %s{_q(filt_sql)}"
+        return iter(self._x(sql, [*key_params, since, until, *filt_params]).fetchall())
+
+    def events_between(
+        self, since: int, until: int, types: Iterable[str]
+    ) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+        """(contact id, channel, brand, product) of engagements of ``types`` in ``(since, until]``."""
+        return iter(
+            self._x(
+                "SELECT contact_id, channel, brand, product FROM engagements "
+                "WHERE at > %s AND at <= %s AND type = ANY(%s)",
+                (since, until, sorted(types)),
+            ).fetchall()
+        )
+
+    def account_contacts(self, account: str, among: Iterable[int] | None = None) -> set[int]:
+        """The contacts ``account`` holds (its audience and contacts with events there), or those of ``among``."""
+        if among is None:
+            rows = self._x("SELECT contact_id FROM identities WHERE account = %s", (account,))
+        else:
+            rows = self._x(
+                "SELECT contact_id FROM identities WHERE account = %s AND contact_id = ANY(%s)",
+                (account, sorted(among)),
+            )
+        return {cid for (cid,) in rows}
+
+
+def _target_key(account: str, list_name: str) -> str:
+    # PostgreSQL text holds no NUL: the unit separator keeps account and list apart
+    return f"list-target\x1f{account}\x1f{list_name}"
+
+
+def _contact_row(row: Sequence[Any]) -> ContactRow:
+    return ContactRow(
+        id=row[0],
+        client=row[1],
+        email=row[2],
+        timezone=row[3],
+        paused_until=row[4],
+        attributes=dict(row[5]) if row[5] else {},
+        first_seen=row[6],
+    )
+
+
+class PostgresRunLock:
+    """One run at a time per workspace and client, across machines: session advisory locks.
+
+    Each key (the workspace's name and a client) is an advisory lock held by a connection
+    of its own for the run's duration; a run of other clients takes other keys and does not
+    wait. A dead process's session ends and its locks with it (no stale lock to take over).
+    """
+
+    def __init__(self, url: str, workspace: str, clients: Sequence[str], *, wait: float = 0.0, poll: float = 0.2):
+        self.url = url
+        self.keys = sorted({(_key32("run", workspace, c), c) for c in clients})
+        self.wait = wait
+        self.poll = poll
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        import time
+
+        psycopg, _ = _import_psycopg()
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=15)
+        except Exception as exc:
+            msg = f"ledger {redact_url(self.url)}: cannot connect to PostgreSQL: {exc}"
+            raise LedgerError(msg) from None
+        deadline = time.monotonic() + self.wait
+        taken: list[int] = []
+        try:
+            for key, client in self.keys:
+                while True:
+                    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_SPACE, key)).fetchone()
+                    if row and row[0]:
+                        taken.append(key)
+                        break
+                    if time.monotonic() >= deadline:
+                        msg = (
+                            f"another pressure-sync run holds the lock of client {client!r} on "
+                            f"{redact_url(self.url)}; wait for it to finish or pass --wait SECONDS"
+                        )
+                        raise LockedError(msg)
+                    time.sleep(self.poll)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()  # the session's advisory locks end with it
+            self._conn = None
+
+    def __enter__(self) -> PostgresRunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
