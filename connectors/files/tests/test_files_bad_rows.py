@@ -1,4 +1,4 @@
-"""Bad rows of export files: exact line numbers, every one reported, quarantine."""
+"""Bad rows of export files: exact line numbers, every one reported, quarantine, repeated ids."""
 
 from __future__ import annotations
 
@@ -408,3 +408,65 @@ def test_rejects_file_mode_follows_the_umask(tmp_path: Path, umask: Any) -> None
     umask(0o027)
     list(make(tmp_path, touches="t.csv", rejects="quarantine").pull(None))
     assert (tmp_path / "rejects/acme-files/t.csv.rejects.csv").stat().st_mode & 0o777 == 0o640
+
+
+# -- repeated event ids -----------------------------------------------------------------------
+
+
+def test_a_repeated_event_id_keeps_the_first_copy_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write(
+        tmp_path / "t.csv",
+        lines(
+            HEADER,
+            row(1),
+            row(2),
+            row(1),  # the same row again: harmless, no warning
+            row(1, email="b@x.io"),  # line 5: same id, another contact
+            row(2, at="2024-01-02T00:00:00Z"),  # line 6: same id, another time
+        ),
+    )
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        touches = [t for b in make(tmp_path, touches="t.csv").pull(None) for t in b.touches]
+    assert [(t.event_id, t.email, t.at) for t in touches] == [
+        ("t1", "a@x.io", 1704067200),
+        ("t2", "a@x.io", 1704067200),
+        ("t1", "a@x.io", 1704067200),
+    ]
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (
+            logging.WARNING,
+            "t.csv:5: event id 't1' is already on line 2 with different content; line 2 is kept, line 5 is ignored",
+        ),
+        (
+            logging.WARNING,
+            "t.csv:6: event id 't2' is already on line 3 with different content; line 3 is kept, line 6 is ignored",
+        ),
+    ]
+
+
+def test_repeated_event_ids_in_engagements_and_the_warning_limit(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def event(i: int, kind: str) -> str:
+        return json.dumps({"event_id": f"e{i}", "email": "a@x.io", "type": kind, "occurred_at": "2024-01-01"})
+
+    write(tmp_path / "e.jsonl", lines(*[event(i, "open") for i in range(5)], *[event(i, "click") for i in range(5)]))
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        batches = list(make(tmp_path, engagements="e.jsonl", bad_rows_reported=2).pull(None))
+    assert [e.type for b in batches for e in b.engagements] == ["open"] * 5
+    assert [r.getMessage() for r in caplog.records] == [
+        "e.jsonl:6: event id 'e0' is already on line 1 with different content; line 1 is kept, line 6 is ignored",
+        "e.jsonl:7: event id 'e1' is already on line 2 with different content; line 2 is kept, line 7 is ignored",
+        "e.jsonl: and 3 more event ids repeated with different content (the first copy of each is kept)",
+    ]
+
+
+def test_the_ledger_keeps_only_the_first_copy_of_a_repeated_id(tmp_path: Path) -> None:
+    write(tmp_path / "t.csv", lines(HEADER, row(1), row(1, email="b@x.io")))
+    cfg = workspace(tmp_path, {"touches": "t.csv", "batch_size": 1})
+    acc = cfg.accounts[0]
+    ledger = Ledger(":memory:")
+    for b in FilesConnector.from_account(acc, cfg).pull(None):
+        ledger.ingest(b, account=acc.name, default_brand=acc.brand)
+    assert ledger.count("touches") == 1
+    assert ledger.contact("b@x.io") is None

@@ -54,6 +54,8 @@ class _Scan:
     #: bad rows, and the first of them to show
     bad: int = 0
     shown: list[BadRow] = field(default_factory=list)
+    #: event ids found on more than one line, with the line of their first copy
+    repeated: dict[str, int] = field(default_factory=dict)
     #: the rejects file when bad rows are quarantined
     rejects: Path | None = None
 
@@ -177,7 +179,7 @@ class FilesConnector(Connector):
     def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
         """Import new or changed files; each file's last batch records its hash in the state.
 
-        A file is read twice: a scan finds its bad rows, then the
+        A file is read twice: a scan finds its bad rows and repeated event ids, then the
         import yields its rows. With ``rejects = "fail"`` a file with a bad row raises
         before any of it is yielded; with ``"quarantine"`` its bad rows go to a rejects file
         and the state's ``rejects`` entry names that file and counts them.
@@ -201,7 +203,7 @@ class FilesConnector(Connector):
                 # before any of the file is yielded.
                 scan = self._scan(kind, path, rel, digest)
                 current = self._note_rejects(current, rel, scan)
-                yield from self._batches(kind, path, rel, digest, current)
+                yield from self._batches(kind, path, rel, digest, current, scan)
             except OSError as exc:
                 # e.g. the export tool deleted or rotated the file between the passes
                 msg = f"{rel}: cannot read: {exc.strerror or exc}"
@@ -217,7 +219,7 @@ class FilesConnector(Connector):
             raise InputError(msg)
 
     def _scan(self, kind: Kind, path: Path, rel: str, expected: str) -> _Scan:
-        """Read a file through once: count its rows and find its bad rows.
+        """Read a file through once: count its rows, find its bad rows and repeated event ids.
 
         Quarantined bad rows are written to the rejects file as they are found; it replaces
         the previous one only once the whole file was read (a file without bad rows removes
@@ -227,11 +229,14 @@ class FilesConnector(Connector):
         limit = self.settings.bad_rows_reported
         digest = hashlib.sha256()
         scan = _Scan(rejects=self.rejects_file(path) if quarantine else None)
+        # event id -> line of its first copy; the import compares the later copies with it
+        firsts: dict[str, int] = {}
+        events = kind.name != "contacts"
         rejects: _AtomicFile | None = None
         out: Any = None
         try:
             reader, records = self._records(kind, path, rel, digest)
-            for _line, _item, bad in records:
+            for line, item, bad in records:
                 if bad is not None:
                     scan.bad += 1
                     if len(scan.shown) < limit:
@@ -247,6 +252,10 @@ class FilesConnector(Connector):
                             raise self._rejects_error(scan.rejects, exc) from None
                     continue
                 scan.rows += 1
+                if events:
+                    first = firsts.setdefault(item.event_id, line)
+                    if first != line:
+                        scan.repeated[item.event_id] = first
             # the rejects file (if any) is put in place only for the bytes the hash names
             self._same_file(rel, expected, digest)
             if rejects is not None:
@@ -306,14 +315,33 @@ class FilesConnector(Connector):
         except OSError as exc:
             log.warning("%s: cannot remove stale rejects file: %s", self.display(path), exc.strerror or exc)
 
-    def _batches(self, kind: Kind, path: Path, rel: str, expected: str, state: dict[str, Any]) -> Iterator[Batch]:
+    def _batches(
+        self, kind: Kind, path: Path, rel: str, expected: str, state: dict[str, Any], scan: _Scan
+    ) -> Iterator[Batch]:
         size = self.settings.batch_size
         digest = hashlib.sha256()
         chunk: list[Any] = []
+        # the first copy of each repeated event id, to compare the later ones with
+        kept: dict[str, Any] = {}
+        conflicts = 0
+        limit = self.settings.bad_rows_reported
         _, records = self._records(kind, path, rel, digest)
-        for _line, item, _bad in records:
+        for line, item, _bad in records:
             if item is None:
                 continue  # quarantined by the scan (or it raised)
+            if scan.repeated and (first := scan.repeated.get(item.event_id)) is not None:
+                if line == first:
+                    kept[item.event_id] = item
+                elif item != kept[item.event_id]:
+                    # the ledger keeps one copy of an event id: the file's first one
+                    conflicts += 1
+                    if conflicts <= limit:
+                        log.warning(
+                            "%s:%d: event id %r is already on line %d with different content; "
+                            "line %d is kept, line %d is ignored",
+                            rel, line, item.event_id, first, first, line,
+                        )  # fmt: skip
+                    continue
             # Hold a full chunk until the next row shows it is not the last one:
             # only the last batch of a file may carry the state.
             if len(chunk) == size:
@@ -322,6 +350,11 @@ class FilesConnector(Connector):
             chunk.append(item)
         # The watermark must describe the bytes that were imported, not a newer version.
         self._same_file(rel, expected, digest)
+        if conflicts > limit:
+            log.warning(
+                "%s: and %d more event ids repeated with different content (the first copy of each is kept)",
+                rel, conflicts - limit,
+            )  # fmt: skip
         yield self._batch(kind, chunk, state)
 
     @staticmethod
