@@ -300,9 +300,9 @@ def test_postgresql_migrations_are_recorded_once(postgres_url: str) -> None:
 
     PostgresLedger(postgres_url).close()
     with PostgresLedger(postgres_url) as led:
-        assert led.migrations() == ["0001_initial"]
-        rows = led.conn.execute("SELECT name FROM ledger_migrations").fetchall()
-        assert rows == [("0001_initial",)]
+        assert led.migrations() == ["0001_initial", "0002_runs"]
+        rows = led.conn.execute("SELECT name FROM ledger_migrations ORDER BY name").fetchall()
+        assert rows == [("0001_initial",), ("0002_runs",)]
 
 
 def test_an_unreachable_postgresql_gives_ledger_error_without_the_password(postgres_server: Any) -> None:
@@ -341,3 +341,21 @@ def test_forget_on_postgresql_leaves_nothing_in_the_database_files(postgres_url:
     assert led.ingest(batch, account="acc").skipped_erased == 1
     assert led.contact(email) is None and led.count("contacts") == 1
     led.close()
+
+
+def test_run_history_records_runs_and_marks_the_dead(ledger_factory: LedgerFactory) -> None:
+    led = ledger_factory()
+    first = led.start_run(started_at=100.0, now=T0, pid=11)
+    second = led.start_run(started_at=200.0, pid=12)  # the first never finished: it died
+    led.finish_run(second, finished_at=260.5, result="ok", exit_code=0, report={"accounts": []})
+    newest, oldest = led.runs(10)
+    assert (newest.id, newest.result, newest.exit_code, newest.report, newest.duration) == (
+        second,
+        "ok",
+        0,
+        {"accounts": []},
+        60.5,
+    )
+    assert (oldest.id, oldest.result, oldest.now, oldest.pid) == (first, "died", T0, 11)
+    assert oldest.error is not None and "ended before the run did" in oldest.error
+    assert led.last_run_at("ok") == (200.0, 260.5) and led.last_run_at("failed") is None

@@ -36,10 +36,12 @@ from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_s
 from .store import (
     _CONTACT_CACHE,
     DEFAULT_CLIENT,
+    RUNS_KEPT,
     ConsentEntry,
     ContactRow,
     IngestResult,
     Member,
+    RunRecord,
     _uid_maker,
     event_uid,
 )
@@ -716,6 +718,69 @@ class PostgresLedger:
             "ON CONFLICT (account) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
             (account, json.dumps(state, sort_keys=True)),
         )
+
+    # -- run history ------------------------------------------------------------
+
+    def start_run(self, *, started_at: float, now: int | None = None, pid: int | None = None) -> int:
+        """Record a run that starts; return its id (see :meth:`pressure_sdk.ledger.Ledger.start_run`)."""
+        with self.transaction():
+            self._x(
+                "UPDATE runs SET result = 'died', error = COALESCE(error, "
+                "'the process ended before the run did (killed, or the machine stopped)') WHERE result = 'running'"
+            )
+            row = self._x(
+                "INSERT INTO runs(started_at, result, now, pid) VALUES (%s, 'running', %s, %s) RETURNING id",
+                (started_at, now, pid),
+            ).fetchone()
+            run_id = int(row[0]) if row else 0
+            self._x("DELETE FROM runs WHERE id <= %s", (run_id - RUNS_KEPT,))
+        return run_id
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        finished_at: float,
+        result: str,
+        exit_code: int | None,
+        report: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record how a run ended."""
+        with self.transaction():
+            self._x(
+                "UPDATE runs SET finished_at = %s, result = %s, exit_code = %s, report = %s, error = %s WHERE id = %s",
+                (finished_at, result, exit_code, None if report is None else json.dumps(report), error, run_id),
+            )
+
+    def last_run_at(self, result: str) -> tuple[float, float | None] | None:
+        """(start, end) of the last run that ended with ``result``, if any is kept."""
+        row = self._x(
+            "SELECT started_at, finished_at FROM runs WHERE result = %s ORDER BY id DESC LIMIT 1", (result,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def runs(self, limit: int = 10) -> list[RunRecord]:
+        """The last ``limit`` runs, newest first."""
+        rows = self._x(
+            "SELECT id, started_at, finished_at, result, exit_code, now, pid, report, error FROM runs "
+            "ORDER BY id DESC LIMIT %s",
+            (limit,),
+        ).fetchall()
+        return [
+            RunRecord(
+                id=r[0],
+                started_at=r[1],
+                finished_at=r[2],
+                result=r[3],
+                exit_code=r[4],
+                now=r[5],
+                pid=r[6],
+                report=json.loads(r[7]) if r[7] else None,
+                error=r[8],
+            )
+            for r in rows
+        ]
 
     # -- suppression lists ------------------------------------------------------
 
