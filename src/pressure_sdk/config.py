@@ -77,7 +77,7 @@ class WorkspaceSection(_Model):
     """``[workspace]``: name, ledger file, default time zone, channels, push guards, frozen clock."""
 
     name: str = "workspace"
-    #: ledger file, relative to the config file's folder
+    #: ledger file, relative to the config file's folder, or a ``postgresql://`` URL
     ledger: str = ".pressure/ledger.db"
     #: time zone of contacts who have none
     timezone: str = "UTC"
@@ -569,6 +569,12 @@ class WorkspaceConfig(_Model):
         """The ledger file, resolved against the config file's folder."""
         p = Path(self.workspace.ledger)
         return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def ledger_target(self) -> str | Path:
+        """What the ledger is: a ``postgresql://`` URL as written, else :attr:`ledger_path`."""
+        target = self.workspace.ledger
+        return target if target.startswith(("postgresql://", "postgres://")) else self.ledger_path
 
     def resolve(self, path: str) -> Path:
         """A path from the file, relative to the config file's folder."""

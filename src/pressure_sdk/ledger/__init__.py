@@ -1,5 +1,8 @@
 """The pressure ledger: every touch, engagement and consent change, per contact."""
 
+from pathlib import Path
+from typing import cast
+
 from .store import (
     ContactRow,
     IngestResult,
@@ -21,5 +24,23 @@ __all__ = [
     "RunRecord",
     "event_uid",
     "group_by_contact",
+    "is_url",
+    "open_ledger",
     "path_problem",
 ]
+
+
+def is_url(target: str | Path) -> bool:
+    """Whether a ledger target is a PostgreSQL URL (``postgresql://…``) rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def open_ledger(target: str | Path) -> Ledger:
+    """Open the ledger a workspace names: a ``postgresql://`` URL opens a
+    :class:`~pressure_sdk.ledger.postgres.PostgresLedger` (same methods and semantics),
+    anything else is a SQLite file path (or ``:memory:``)."""
+    if is_url(target):
+        from .postgres import PostgresLedger
+
+        return cast(Ledger, PostgresLedger(str(target)))
+    return Ledger(target)
