@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pressure_connector_hubspot.sandbox import HubSpotSandbox
+from pressure_connector_hubspot.testing import HubSpotSandbox
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pressure_connector_hubspot import HubSpotConnector
-from pressure_connector_hubspot.sandbox import HubSpotSandbox
+from pressure_connector_hubspot.testing import HubSpotSandbox
 
 from pressure_sdk.config import ListConfig, parse_config
 from pressure_sdk.connectors.base import RemoteList, RemoteMember

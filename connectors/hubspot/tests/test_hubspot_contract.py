@@ -6,7 +6,7 @@ import random
 from typing import Any, ClassVar
 
 from pressure_connector_hubspot import HubSpotConnector
-from pressure_connector_hubspot.sandbox import HubSpotSandbox
+from pressure_connector_hubspot.testing import HubSpotSandbox
 
 from pressure_sdk.testing import ContractHarness, connector_contract
 

@@ -224,32 +224,69 @@ def test_repeated_offset_is_a_payload_error(hs: HubSpotConnector, mock: response
 
 
 def test_backfill_is_sliced_and_restartable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    hs = build(monkeypatch, tmp_path, backfill_days=3, lag=600, overlap=3600)
+    hs = build(monkeypatch, tmp_path, backfill_days=3, lag=600, overlap=3600, page_size=2)
     end = (NOW - 600) * 1000
     start = (NOW - 3 * 86400) * 1000
-    bounds = [(start, start + 86400_000), (start + 86400_000, start + 2 * 86400_000), (start + 2 * 86400_000, end)]
+    day = 86400_000
+    # a slice HubSpot answers in one page is followed by one twice as wide; one of several pages resets the width
+    bounds = [(start, start + day), (start + day, start + 3 * day - 600_000)]
+    full = {"events": [{"id": "x", "created": start + day + 5, "type": "OPEN", "recipient": "a@b.co"}] * 2}
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
-        for a, b in bounds:
-            q = {"startTimestamp": str(a), "endTimestamp": str(b - 1)}
-            mock.get(
-                EVENTS,
-                json={"events": [], "hasMore": False},
-                match=[matchers.query_param_matcher(q, strict_match=False)],
-            )
-            mock.get(
-                TIMELINE,
-                json={"timeline": [], "hasMore": False},
-                match=[matchers.query_param_matcher(q, strict_match=False)],
-            )
-        states = [b.state for b in hs.pull(None)]
+        q = {"startTimestamp": str(start), "endTimestamp": str(start + day - 1)}
+        mock.get(
+            EVENTS, json={"events": [], "hasMore": False}, match=[matchers.query_param_matcher(q, strict_match=False)]
+        )
+        mock.get(
+            TIMELINE,
+            json={"timeline": [], "hasMore": False},
+            match=[matchers.query_param_matcher(q, strict_match=False)],
+        )
+        q = {"startTimestamp": str(start + day), "endTimestamp": str(end - 1)}
+        mock.get(
+            EVENTS,
+            json={**full, "hasMore": True, "offset": "o1"},
+            match=[matchers.query_param_matcher(q, strict_match=False)],
+        )
+        mock.get(
+            EVENTS,
+            json={"events": [], "hasMore": False},
+            match=[matchers.query_param_matcher({**q, "offset": "o1"}, strict_match=False)],
+        )
+        mock.get(
+            TIMELINE,
+            json={"timeline": [], "hasMore": False},
+            match=[matchers.query_param_matcher(q, strict_match=False)],
+        )
+        states = [b.state for b in hs.pull(None) if b.state]
     assert states == [{"until": b} for _, b in bounds]
-    # a run killed after the first slice restarts there, minus the overlap
+    assert bounds[-1][1] == end
+    # a run killed after the first slice restarts there, minus the overlap, one slice wide again
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.get(EVENTS, json={"events": [], "hasMore": False})
         mock.get(TIMELINE, json={"timeline": [], "hasMore": False})
         list(hs.pull({"until": bounds[0][1]}))
         first = mock.calls[0].request
     assert first.params["startTimestamp"] == str(bounds[0][1] - 3600_000)
+    assert first.params["endTimestamp"] == str(bounds[0][1] - 3600_000 + day - 1)
+
+
+def test_an_empty_backfill_costs_two_requests_per_widened_slice_not_per_day(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    hs = build(monkeypatch, tmp_path, backfill_days=90, lag=600)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.get(EVENTS, json={"events": [], "hasMore": False})
+        mock.get(TIMELINE, json={"timeline": [], "hasMore": False})
+        states = [b.state for b in hs.pull(None) if b.state]
+        widths = [
+            (int(c.request.params["endTimestamp"]) + 1 - int(c.request.params["startTimestamp"])) // 86400_000
+            for c in mock.calls
+            if c.request.url.startswith(EVENTS)
+        ]
+        requests_made = len(mock.calls)
+    # 1, 2, 4, 8, 16 days, then 30-day slices (max_slice) to now: 7 slices, 14 requests instead of 180
+    assert widths == [1, 2, 4, 8, 16, 30, 28]
+    assert requests_made == 14 and states[-1] == {"until": (NOW - 600) * 1000}
 
 
 def test_watermark_never_moves_back(hs: HubSpotConnector, mock: responses.RequestsMock) -> None:

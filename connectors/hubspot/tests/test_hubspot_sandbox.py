@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import requests
-from pressure_connector_hubspot.sandbox import HubSpotSandbox
+from pressure_connector_hubspot.testing import HubSpotSandbox
 
 from pressure_sdk.testing.exports import find_demo, read_export
 
@@ -290,3 +290,20 @@ def test_lists_deleted_and_edited_by_hand(sandbox: HubSpotSandbox) -> None:
     assert call(sandbox, "GET", f"/crm/v3/lists/{hl.list_id}/memberships").status_code == 404
     with pytest.raises(KeyError):
         sandbox.edit_list("supp", add=["a@x.io"])
+
+
+def test_the_sandbox_imports_nothing_from_the_connector() -> None:
+    """An independent model of HubSpot: a mistake of the connector cannot be copied into its fake."""
+    import ast
+    from pathlib import Path
+
+    import pressure_connector_hubspot.testing as kit
+
+    for path in Path(kit.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                assert node.level <= 1, f"{path.name} imports from the connector package: {module}"
+                assert not module.startswith("pressure_connector_"), f"{path.name} imports {module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("pressure_connector_") for a in node.names), path.name

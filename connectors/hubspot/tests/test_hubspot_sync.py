@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from pressure_connector_hubspot import HubSpotConnector
-from pressure_connector_hubspot.sandbox import HubSpotSandbox
+from pressure_connector_hubspot.testing import HubSpotSandbox
 
 from pressure_sdk.config import ListConfig, WorkspaceConfig, parse_config
 from pressure_sdk.ledger import Member
@@ -180,7 +180,7 @@ def test_5xx_beyond_retries_fails_the_account_then_rerun_converges(
 def test_failure_mid_backfill_keeps_completed_slices(
     tmp_path: Path, sb: HubSpotSandbox, clean: Any, recorded_sleeps: list[float]
 ) -> None:
-    cfg = workspace(tmp_path, sb)
+    cfg = workspace(tmp_path, sb, max_slice=86400)  # day slices, never widened
     original = sb.get_events
     last_day = int(time.time() * 1000) - 30 * HOUR
 

@@ -90,11 +90,11 @@ class Window:
 
     @property
     def start_ms(self) -> int:
-        return int(self.start * 1000)
+        return round(self.start * 1000)
 
     @property
     def end_ms(self) -> int:
-        return int(self.end * 1000)
+        return round(self.end * 1000)
 
     @property
     def first_day(self) -> date:
@@ -171,7 +171,7 @@ class IncrementalCursor:
     def encode(self, at: float) -> Any:
         """The watermark ``at`` as stored. A ``date`` watermark is the day of its last covered instant."""
         if self.fmt == "epoch_ms":
-            return int(at * 1000)
+            return round(at * 1000)
         if self.fmt == "iso":
             return datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if self.fmt == "date":
@@ -235,7 +235,7 @@ class IncrementalCursor:
             return self.encode(state.watermark) if self.compact else {"until": self.encode(state.watermark)}
         out: dict[str, Any] = {
             "until": None if state.watermark is None else self.encode(state.watermark),
-            "window": [int(state.window.start), int(state.window.end)],
+            "window": [_instant(state.window.start), _instant(state.window.end)],
             "stream": state.stream,
         }
         if state.resume is not None:
@@ -258,6 +258,11 @@ class IncrementalCursor:
     def advance(self, watermark: float | None, window: Window) -> float:
         """The watermark once ``window`` is read whole: its end, never earlier than before."""
         return window.end if watermark is None else max(watermark, window.end)
+
+
+def _instant(at: float) -> int | float:
+    """An instant for the stored state: whole seconds as an int, else to the millisecond."""
+    return int(at) if float(at).is_integer() else round(at, 3)
 
 
 class HttpStream:

@@ -1,21 +1,22 @@
 """The ``hubspot`` connector: marketing-email events in, a MANUAL contact list per suppression list out.
 
-Pull reads the Email Events API (``/email/public/v1/events``) and the subscriptions timeline
-(``/email/public/v1/subscriptions/timeline``) in time slices; the watermark is the end of the
-last slice fully read, so a killed backfill restarts at that slice. The audience pull reads
-every contact once (``GET /crm/v3/objects/contacts``), then only the contacts modified since
-(``POST /crm/v3/objects/contacts/search`` on ``lastmodifieddate``). Push keeps a MANUAL list
-of contacts in Lists v3 by diff, resolving emails to contact ids with contacts batch read;
-list inspection reads the list and, when asked, its whole membership, to repair drift.
-It never writes subscription or consent state on the platform.
+Pull reads the Email Events API and the subscriptions timeline, declared as streams
+(:mod:`.streams`), in time windows of the incremental cursor; the watermark is the end of the
+last window fully read, so a killed backfill restarts at that window. Windows start a day
+wide and double after a window read in one page, up to ``max_slice``: an empty backfill costs
+a few requests, not two a day. The audience pull reads every contact once
+(``GET /crm/v3/objects/contacts``), then only the contacts modified since (``POST
+/crm/v3/objects/contacts/search`` on ``lastmodifieddate``). Push keeps a MANUAL list of
+contacts in Lists v3 through a sink (:mod:`.lists`); list inspection reads the list and,
+when asked, its whole membership, to repair drift. It never writes subscription or consent
+state on the platform.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -23,63 +24,29 @@ from urllib.parse import quote
 import requests
 
 from pressure_sdk.config import ListConfig
-from pressure_sdk.connectors.base import PushBatch, RemoteList, RemoteMember
-from pressure_sdk.connectors.http import HttpConnector
-from pressure_sdk.errors import (
-    ConnectorError,
-    InvalidValueError,
-    PayloadError,
-    PermanentAPIError,
-    TransientAPIError,
-)
+from pressure_sdk.connectors import HttpConnector, IncrementalCursor, RemoteList, RemoteMember, pull_windows
+from pressure_sdk.errors import ConnectorError, InvalidValueError, PayloadError, PermanentAPIError
 from pressure_sdk.http import Auth, BearerToken, CursorPaginator, HeaderPacer
 from pressure_sdk.http import client as http_client
 from pressure_sdk.http.client import json_object
 from pressure_sdk.http.pagination import dig
-from pressure_sdk.ledger.store import Member
-from pressure_sdk.models import Batch, ContactUpdate, Engagement, Touch, normalize_email
+from pressure_sdk.models import Batch, ContactUpdate
 from pressure_sdk.validate import check_email
 
-from .mapping import event_key, map_event, map_timeline_item
+from .lists import WRITABLE, HubSpotLists
 from .settings import HubSpotSettings
+from .streams import EVENTS_PATH, EmailEvents, SubscriptionTimeline
 
 log = logging.getLogger("pressure_connector_hubspot")
 
-EVENTS_PATH = "/email/public/v1/events"
-TIMELINE_PATH = "/email/public/v1/subscriptions/timeline"
-BATCH_READ_PATH = "/crm/v3/objects/contacts/batch/read"
 CONTACTS_PATH = "/crm/v3/objects/contacts"
 SEARCH_PATH = "/crm/v3/objects/contacts/search"
 #: contact properties the audience pull reads
 AUDIENCE_PROPERTIES = ("email", "hs_email_optout", "lastmodifieddate")
 #: members per page of a list's memberships (HubSpot's maximum)
 MEMBERSHIPS_PAGE = 250
-#: HubSpot's object type id of contacts
-CONTACTS = "0-1"
-#: inputs per contacts batch read call
-BATCH_READ_MAX = 100
-#: list types whose membership the API may change
-WRITABLE = ("MANUAL", "SNAPSHOT")
 CORRELATION_HEADER = "X-HubSpot-Correlation-Id"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(slots=True)
-class _HubSpotList:
-    list_id: str
-    processing_type: str
-    created: bool = False
-    #: member count as HubSpot reported it with the list (None when it did not)
-    size: int | None = None
-
-
-@dataclass
-class _Resolved:
-    """Members split by what HubSpot knows of them."""
-
-    ids: dict[int, str] = field(default_factory=dict)
-    learned: dict[int, str] = field(default_factory=dict)
-    unknown: list[int] = field(default_factory=list)
 
 
 class HubSpotConnector(HttpConnector):
@@ -89,6 +56,7 @@ class HubSpotConnector(HttpConnector):
     settings_model: ClassVar[type[HubSpotSettings]] = HubSpotSettings
     default_base_url: ClassVar[str] = "https://api.hubapi.com"
     credential_hint: ClassVar[str] = "a HubSpot private-app access token"
+    sink_class = HubSpotLists
 
     settings: HubSpotSettings
 
@@ -96,7 +64,6 @@ class HubSpotConnector(HttpConnector):
         super().__init__(*args, **kw)
         # the contract kit and the sync read the batch size from the instance
         self.max_batch = self.settings.membership_batch_size  # type: ignore[misc]
-        self._lists: dict[str, _HubSpotList] = {}
         #: monotonic clock pacing the search requests (tests replace it)
         self.monotonic = time.monotonic
         self._next_search = 0.0
@@ -136,12 +103,14 @@ class HubSpotConnector(HttpConnector):
 
     # -- check ---------------------------------------------------------------------------
 
+    # -- check ---------------------------------------------------------------------------
+
     def check(self) -> str:
         """Read one event (needs ``content``) and look up each configured list (``crm.lists.read``)."""
         self.client.json("GET", EVENTS_PATH, params={"limit": 1})
         said = ["token ok", "events readable"]
         for lst in self.account.lists:
-            found = self._lookup_list(lst.name)
+            found = self.sink.find(lst.name)
             if found is None:
                 said.append(f"list {lst.name!r} will be created on first push")
             else:
@@ -151,68 +120,24 @@ class HubSpotConnector(HttpConnector):
     # -- pull ----------------------------------------------------------------------------
 
     def pull(self, state: dict[str, Any] | None) -> Iterator[Batch]:
-        """Events and subscription changes in ``[watermark - overlap, now - lag]``, one slice at a time.
+        """Events and subscription changes in ``[watermark - overlap, now - lag]``, one window at a time.
 
-        Pages of a slice are yielded without a state (HubSpot returns newest first, so no
-        page's end is a safe watermark); the slice's last batch carries ``{"until": ms}``:
+        Pages of a window are yielded without a state (HubSpot returns newest first, so no
+        page's end is a safe watermark); the window's last batch carries ``{"until": ms}``:
         every event created before ``until`` has been yielded.
         """
+        _until(state)
         s = self.settings
-        end = int((self.now() - s.lag) * 1000)
-        until = _until(state)
-        start = until - s.overlap * 1000 if until is not None else int((self.now() - s.backfill_days * 86400) * 1000)
-        step = s.slice * 1000
-        a = start
-        while a < end:
-            b = min(a + step, end)
-            yield from self._slice(a, b)
-            # never move the watermark back (a run right after another re-reads only the overlap)
-            yield Batch(state={"until": max(b, until or b)})
-            a = b
-
-    def _slice(self, a: int, b: int) -> Iterator[Batch]:
-        """Everything created in ``[a, b)`` (HubSpot's bounds are inclusive, hence ``b - 1``)."""
-        s = self.settings
-        params: dict[str, Any] = {"startTimestamp": a, "endTimestamp": b - 1, "limit": s.page_size}
-        if s.exclude_filtered_events:
-            params["excludeFilteredEvents"] = "true"
-        brand = self.account.brand or ""
-        seen: set[tuple[int, str]] = set()
-        rows_seen: set[str] = set()
-        for page in self.client.paginate(EVENTS_PATH, _offset_paginator(), items=("events",), params=params):
-            touches: list[Touch] = []
-            engagements: list[Engagement] = []
-            for event in page.items:
-                if not isinstance(event, Mapping):
-                    raise PayloadError(f"GET {EVENTS_PATH}: an event is not an object", connector=self.name)
-                key = event_key(event)
-                if key in seen:  # the offset window shifted while new events arrived
-                    continue
-                seen.add(key)
-                row = map_event(event, family=s.family, brand=brand)
-                if row is None or row.event_id in rows_seen:
-                    continue  # e.g. the PROCESSED of a message whose SENT made the touch
-                rows_seen.add(row.event_id)
-                if isinstance(row, Touch):
-                    touches.append(row)
-                elif isinstance(row, Engagement):
-                    engagements.append(row)
-            if touches or engagements:
-                yield Batch(touches=touches, engagements=engagements)
-        if not s.subscriptions_timeline:
-            return
-        tparams = {"startTimestamp": a, "endTimestamp": b - 1, "limit": s.page_size}
-        for page in self.client.paginate(TIMELINE_PATH, _offset_paginator(), items=("timeline",), params=tparams):
-            found: list[Engagement] = []
-            for item in page.items:
-                if not isinstance(item, Mapping):
-                    raise PayloadError(f"GET {TIMELINE_PATH}: a timeline item is not an object", connector=self.name)
-                for e in map_timeline_item(item):
-                    if e.event_id not in rows_seen:  # e.g. the unsubscribe its STATUSCHANGE event gave already
-                        rows_seen.add(e.event_id)
-                        found.append(e)
-            if found:
-                yield Batch(engagements=found)
+        cursor = IncrementalCursor(
+            backfill=s.backfill_days * 86400,
+            overlap=s.overlap,
+            lag=s.lag,
+            step=s.slice,
+            max_step=max(s.slice, s.max_slice),
+            fmt="epoch_ms",
+        )
+        streams = [EmailEvents(self)] + ([SubscriptionTimeline(self)] if s.subscriptions_timeline else [])
+        yield from pull_windows(cursor, streams, state, now=self.now())
 
     # -- audience ------------------------------------------------------------------------
 
@@ -364,121 +289,7 @@ class HubSpotConnector(HttpConnector):
 
     # -- push ----------------------------------------------------------------------------
 
-    def push(
-        self,
-        lst: ListConfig,
-        adds: Sequence[Member],
-        removes: Sequence[Member],
-        members: Sequence[Member],
-    ) -> Iterator[PushBatch]:
-        """Add and remove in calls of ``membership_batch_size`` ids each; yield each call once HubSpot answered 2xx.
-
-        Members without a HubSpot id are looked up by email (100 per call) just before
-        the call that needs them; the ids learned ride on the batch (``external_ids``).
-        Contacts HubSpot does not know are reported in ``missing`` and never created.
-        """
-        hs_list = self._ensure_list(lst.name)
-        path = f"{self.settings.lists_path_prefix}/{quote(hs_list.list_id, safe='')}/memberships/add-and-remove"
-        size = self.settings.membership_batch_size
-        add_q, rem_q = list(adds), list(removes)
-        ai = ri = 0
-        while ai < len(add_q) or ri < len(rem_q):
-            batch = PushBatch()
-            to_add: dict[str, list[int]] = {}
-            to_remove: dict[str, list[int]] = {}
-            # take members until the call is full of resolved ids (unknown ones cost no room)
-            while ai < len(add_q) and len(to_add) < size:
-                chunk = add_q[ai : ai + min(BATCH_READ_MAX, size - len(to_add))]
-                ai += len(chunk)
-                got = self._resolve(chunk)
-                batch.external_ids.update(got.learned)
-                batch.missing += got.unknown
-                for cid, hid in got.ids.items():
-                    to_add.setdefault(hid, []).append(cid)
-            while ri < len(rem_q) and len(to_remove) < size:
-                chunk = rem_q[ri : ri + min(BATCH_READ_MAX, size - len(to_remove))]
-                ri += len(chunk)
-                got = self._resolve(chunk)
-                batch.external_ids.update(got.learned)
-                # a contact HubSpot does not have cannot be on the list: its removal is done
-                batch.removed += got.unknown
-                for cid, hid in got.ids.items():
-                    to_remove.setdefault(hid, []).append(cid)
-            if to_add or to_remove:
-                answer = self.client.json(
-                    "PUT",
-                    path,
-                    json={"recordIdsToAdd": list(to_add), "recordIdsToRemove": list(to_remove)},
-                    idempotent=True,  # existing members and non-members are ignored: safe to repeat
-                )
-                gone = _missing_ids(answer, path)
-                for hid, cids in to_add.items():
-                    (batch.missing if hid in gone else batch.added).extend(cids)
-                for cids in to_remove.values():
-                    batch.removed.extend(cids)
-            if batch.missing:
-                log.info(
-                    "%s: %d contact(s) of list %r are not in HubSpot; they are retried next run",
-                    self.account.name,
-                    len(batch.missing),
-                    lst.name,
-                )
-            yield batch
-
-    def _resolve(self, chunk: Sequence[Member]) -> _Resolved:
-        """HubSpot ids of ``chunk``: stored ones as they are, the others by one batch read."""
-        out = _Resolved()
-        lookup = sorted({normalize_email(m.email) for m in chunk if not m.external_id})
-        found = self._read_contacts(lookup) if lookup else {}
-        for m in chunk:  # in the caller's order, so calls are reproducible
-            if m.external_id:
-                out.ids[m.contact_id] = m.external_id
-            elif (hid := found.get(normalize_email(m.email))) is not None:
-                out.ids[m.contact_id] = out.learned[m.contact_id] = hid
-            else:
-                out.unknown.append(m.contact_id)
-        return out
-
-    def _read_contacts(self, emails: list[str]) -> dict[str, str]:
-        """Contact id by (normalized) email; a 207 lists the emails HubSpot does not know, which are left out."""
-        body = {
-            "idProperty": "email",
-            "inputs": [{"id": e} for e in emails],
-            "properties": ["email"],
-            "propertiesWithHistory": [],
-        }
-        # a read: repeating it is harmless even though it is a POST
-        answer = self.client.json("POST", BATCH_READ_PATH, json=body, idempotent=True)
-        results = answer.get("results") if isinstance(answer, dict) else None
-        if not isinstance(results, list):
-            raise PayloadError(f"POST {BATCH_READ_PATH}: the answer has no 'results' list", connector=self.name)
-        found: dict[str, str] = {}
-        for r in results:
-            props = r.get("properties") if isinstance(r, dict) else None
-            email = props.get("email") if isinstance(props, dict) else None
-            if not isinstance(r, dict) or not r.get("id") or not isinstance(email, str):
-                raise PayloadError(
-                    f"POST {BATCH_READ_PATH}: a result lacks 'id' or 'properties.email'", connector=self.name
-                )
-            found[normalize_email(email)] = str(r["id"])
-        return found
-
     # -- lists ---------------------------------------------------------------------------
-
-    def _lookup_list(self, name: str) -> _HubSpotList | None:
-        path = f"{self.settings.lists_path_prefix}/object-type-id/{CONTACTS}/name/{quote(name, safe='')}"
-        response = self.client.request("GET", path, accept=(404,))
-        if response.status_code == 404:
-            return None
-        return self._parse_list(self.client.decode(response), f"GET {path}")
-
-    def _parse_list(self, answer: Any, where: str) -> _HubSpotList:
-        data = answer.get("list") if isinstance(answer, dict) else None
-        if not isinstance(data, dict) or data.get("listId") in (None, ""):
-            raise PayloadError(f"{where}: the answer has no list.listId", connector=self.name)
-        size = data.get("size")
-        known = size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else None
-        return _HubSpotList(str(data["listId"]), str(data.get("processingType") or "?"), size=known)
 
     def inspect_list(self, lst: ListConfig, *, full: bool = False) -> RemoteList | None:
         """The list as HubSpot holds it now, found by name as the push finds it, never created.
@@ -488,13 +299,13 @@ class HubSpotConnector(HttpConnector):
         page), and ``size`` is the number of members read. A list gone (deleted by hand) is
         ``exists=False`` and forgotten, so the next push creates it again.
         """
-        found = self._lookup_list(lst.name)
+        found = self.sink.find(lst.name)
         ids = self._read_members(found.list_id) if found is not None and full else None
         if found is None or (full and ids is None):  # gone (perhaps between the lookup and the read)
-            self._lists.pop(lst.name, None)
+            self.sink.remember(lst.name, None)
             return RemoteList(exists=False)
         if found.processing_type in WRITABLE:
-            self._lists[lst.name] = found  # the push writes to the list as it is now
+            self.sink.remember(lst.name, found)  # the push writes to the list as it is now
         if ids is None:
             return RemoteList(exists=True, size=found.size)
         return RemoteList(exists=True, size=len(ids), members=[RemoteMember(external_id=rid) for rid in ids])
@@ -517,62 +328,11 @@ class HubSpotConnector(HttpConnector):
             raise
         return list(ids)
 
-    def _ensure_list(self, name: str) -> _HubSpotList:
-        """The list called ``name``, created MANUAL on first use; a DYNAMIC list is refused."""
-        found = self._lists.get(name)
-        if found is not None:
-            return found
-        found = self._lookup_list(name)
-        if found is None:
-            found = self._create_list(name)
-        if found.processing_type not in WRITABLE:
-            msg = (
-                f"account {self.account.name!r}: HubSpot list {name!r} (id {found.list_id}) is a "
-                f"{found.processing_type} list, whose members HubSpot computes; pressure-sync writes only "
-                f"MANUAL lists: give the suppression list another name in the workspace file, or delete or "
-                f"rename the list in HubSpot"
-            )
-            raise ConnectorError(msg, connector=self.name)
-        self._lists[name] = found
-        return found
-
-    def _create_list(self, name: str) -> _HubSpotList:
-        """Create a MANUAL contact list. Creating is not idempotent: an answer lost is recovered by name."""
-        body = {"name": name, "objectTypeId": CONTACTS, "processingType": "MANUAL"}
-        prefix = self.settings.lists_path_prefix
-        for attempt in (1, 2):
-            try:
-                answer = self.client.json("POST", prefix, json=body, idempotent=False)
-            except TransientAPIError:
-                # the list may exist now even though the answer was lost: look before creating again
-                found = self._lookup_list(name)
-                if found is not None:
-                    return found
-                if attempt == 2:
-                    raise
-                continue
-            except PermanentAPIError as exc:
-                # a duplicate name: another run created it meanwhile
-                found = self._lookup_list(name) if exc.status in (400, 409) else None
-                if found is not None:
-                    return found
-                raise
-            made = self._parse_list(answer, f"POST {prefix}")
-            made.created = True
-            log.info("%s: created MANUAL HubSpot list %r (id %s)", self.account.name, name, made.list_id)
-            return made
-        raise AssertionError("unreachable")  # pragma: no cover
-
     @classmethod
     def sandbox_class(cls) -> type[Any] | None:
-        from .sandbox import HubSpotSandbox
+        from .testing import HubSpotSandbox
 
         return HubSpotSandbox
-
-
-def _offset_paginator() -> CursorPaginator:
-    """HubSpot's legacy paging: ``offset`` token and ``hasMore`` in the body (never persisted: short-lived)."""
-    return CursorPaginator(("offset",), "offset", more_path=("hasMore",))
 
 
 def _until(state: Mapping[str, Any] | None) -> int | None:
@@ -623,12 +383,3 @@ def _epoch_ms(value: Any, where: str) -> int | None:
         if parsed is not None and parsed.tzinfo is not None:
             return (parsed - _EPOCH) // timedelta(milliseconds=1)
     raise PayloadError(f"{where} has a lastmodifieddate that is not a date: {value!r}", connector=HubSpotConnector.name)
-
-
-def _missing_ids(answer: Any, path: str) -> set[str]:
-    if not isinstance(answer, dict):
-        raise PayloadError(f"PUT {path}: the answer is not a JSON object", connector=HubSpotConnector.name)
-    missing = answer.get("recordIdsMissing") or []
-    if not isinstance(missing, list):
-        raise PayloadError(f"PUT {path}: recordIdsMissing is not a list", connector=HubSpotConnector.name)
-    return {str(x) for x in missing}

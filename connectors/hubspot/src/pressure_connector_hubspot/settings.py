@@ -22,6 +22,8 @@ class HubSpotSettings(HttpSettings):
     backfill_days: int = Field(default=90, ge=1, le=3650)
     #: seconds per time slice; the watermark moves at the end of each slice
     slice: int = Field(default=86400, ge=60)
+    #: the widest a slice grows: a slice read in one page is followed by one twice as wide (empty days cost little)
+    max_slice: int = Field(default=30 * 86400, ge=60)
     #: record ids per add-and-remove call (the v3 maximum is not documented; 1000 is conservative)
     membership_batch_size: int = Field(default=1000, ge=1, le=100_000)
     #: drop events HubSpot itself filtered out (bot opens and clicks)
