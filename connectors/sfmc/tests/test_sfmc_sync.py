@@ -299,3 +299,61 @@ def test_push_10000_changes_request_count(
     assert push_count(tmp_path / "adds", monkeypatch, 10_000, 0) == 1 + 1 + 1 + 2
     # 30 adds fit one synchronous call: no polling
     assert push_count(tmp_path / "small", monkeypatch, 30, 0) == 1 + 1 + 1
+
+
+def test_pull_request_counts_at_one_hundredth_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recorded_sleeps: list[float]
+) -> None:
+    """100,000 contacts and pages of 2,500 measured as 1,000 contacts and pages of 25 (lookups of 500 as 5).
+
+    Every count scales with events / page size, so the requests are those of the full size.
+    Two campaigns a week to everyone for 90 days (26 sends each), 20% opened, 4% clicked, 1% bounced.
+    """
+    import random
+
+    rnd = random.Random(7)
+    now = int(time.time()) // 3600 * 3600
+    sb = SfmcSandbox(limits=GENEROUS_LIMITS).start()
+    try:
+        for name, value in sb.env(ENV).items():
+            monkeypatch.setenv(name, value)
+        keys = [sb.add_subscriber(f"c{i:06d}@example.com", at=now - 200 * DAY) for i in range(1000)]
+        for week in range(13):
+            for day in (1, 4):
+                at0 = now - 90 * DAY + week * 7 * DAY + day * DAY
+                for i, key in enumerate(keys):
+                    at, r, send = at0 + i * 5, rnd.random(), f"c{week}-{day}"
+                    sb.add_event("sent", "", at, send=send, key=key)
+                    if r < 0.20:
+                        sb.add_event("open", "", at + 3600, send=send, key=key)
+                    if r < 0.04:
+                        sb.add_event("click", "", at + 3700, send=send, key=key)
+                    if 0.5 < r < 0.51:
+                        sb.add_event("bounce", "", at + 60, send=send, key=key)
+        cfg = workspace(tmp_path, sb, batch_size=25, lookup_size=5)
+
+        def measured(pull: Any, at: int, state: Any) -> tuple[int, Any]:
+            connector = SfmcConnector.from_account(cfg.accounts[0], cfg, 0)
+            connector.now = lambda: at  # type: ignore[method-assign]
+            before = len(sb.requests)
+            batches = list(pull(connector)(state))
+            connector.close()
+            return len(sb.requests) - before, batches[-1].state
+
+        # first run: the token, every page of 2,500 of each tracking object in each window (2.6 M sends
+        # alone are 1,040 pages), the reads of empty windows, and 200 subscriber lookups (100,000 keys / 500)
+        first, state = measured(lambda c: c.pull, now, None)
+        assert first == 1530
+        audience, _ = measured(lambda c: c.pull_audience, now, None)
+        assert audience == 1 + 40  # the token and 100,000 subscribers in pages of 2,500
+        # an hour later, nothing new: the token and one read per tracking object
+        quiet, state = measured(lambda c: c.pull, now + 3600, state)
+        assert quiet == 1 + 5
+        # an hour in which a campaign went to everyone: 40 pages of sends, every key looked up again
+        # (a run keeps no key→email map), 200 lookups
+        for i, key in enumerate(keys):
+            sb.add_event("sent", "", now + 3600 + i, send="flash", key=key)
+        busy, _ = measured(lambda c: c.pull, now + 7200, state)
+        assert busy == 1 + 40 + 200 + 4
+    finally:
+        sb.stop()
