@@ -56,6 +56,7 @@ class WorkspaceLock:
         self._fd = fd
 
     def release(self) -> None:
+        """Let the next run in (the kernel does it too if this process dies)."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -57,9 +57,11 @@ class Phase:
 
     @property
     def label(self) -> str:
+        """``account name``, or the name of a step of the whole run."""
         return f"{self.account} {self.name}" if self.account else self.name
 
     def elapsed(self) -> float:
+        """Seconds since the phase began (until it ended, once it did)."""
         return (self.ended if self.ended is not None else self.clock()) - self.started
 
     def wait_left(self) -> float:
@@ -155,6 +157,7 @@ class PhaseHandle:
         self.phase = phase
 
     def advance(self, items: int, batches: int = 1) -> None:
+        """``items`` more were committed, in ``batches`` batches; a wait in progress is over."""
         p = self.phase
         p.done += items
         p.batches += batches
@@ -162,10 +165,12 @@ class PhaseHandle:
         self.observer.advanced(p)
 
     def expect(self, total: int) -> None:
+        """The phase will count about ``total`` items in all."""
         self.phase.total = max(0, int(total))
         self.observer.advanced(self.phase)
 
     def wait(self, seconds: float, why: str) -> None:
+        """The phase is about to wait ``seconds`` (``why``: rate limit, retrying)."""
         p = self.phase
         p.waits += 1
         p.waited += max(0.0, seconds)
@@ -260,18 +265,21 @@ class LineProgress(ProgressObserver):
                 self._say(p, p.summary())
 
     def started(self, phase: Phase) -> None:
+        """Watch the phase; tell it with -v."""
         with self._lock:
             self._active[id(phase)] = (phase, phase.started)
         if self.each_phase:
             self._say(phase, f"{phase.label}: started")
 
     def waiting(self, phase: Phase, seconds: float, why: str) -> None:
+        """Tell a wait as long as the period between lines as it starts."""
         if seconds >= self.every:
             with self._lock:
                 self._told.add(id(phase))
             self._say(phase, f"{phase.label}: waiting {duration(seconds)} ({why})")
 
     def ended(self, phase: Phase) -> None:
+        """A last line for a phase that was told (or for every phase with -v)."""
         with self._lock:
             self._active.pop(id(phase), None)
             told = id(phase) in self._told
@@ -280,6 +288,7 @@ class LineProgress(ProgressObserver):
             self._say(phase, f"{phase.summary()}; {'done' if phase.ok else 'stopped'}")
 
     def close(self) -> None:
+        """Stop the ticker."""
         self._stop.set()
         self._ticker.join(timeout=2)
 
@@ -320,19 +329,23 @@ class BarProgress(ProgressObserver):
         self.progress.start()
 
     def started(self, phase: Phase) -> None:
+        """A bar for the phase."""
         with self._lock:
             self._tasks[id(phase)] = self.progress.add_task(phase.label, total=phase.total, phase=phase)
 
     def advanced(self, phase: Phase) -> None:
+        """Move the phase's bar."""
         with self._lock:
             task = self._tasks.get(id(phase))
             if task is not None:
                 self.progress.update(task, completed=phase.done, total=phase.total)
 
     def waiting(self, phase: Phase, seconds: float, why: str) -> None:
+        """Show the wait on the phase's bar (it counts down)."""
         self.advanced(phase)
 
     def ended(self, phase: Phase) -> None:
+        """Remove the bar; leave a line when the phase was long or stopped."""
         with self._lock:
             task = self._tasks.pop(id(phase), None)
             if task is not None:
@@ -342,6 +355,7 @@ class BarProgress(ProgressObserver):
             self.progress.console.print(f"{phase.summary()}; {mark}", highlight=False, markup=False)
 
     def close(self) -> None:
+        """Stop drawing: the bars vanish, the lines stay."""
         self.progress.stop()
 
 

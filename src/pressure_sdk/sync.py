@@ -42,6 +42,7 @@ class StopRequest:
         self.exit_code: int = 1
 
     def set(self, reason: str, exit_code: int) -> None:
+        """Ask for the stop (the first reason is kept)."""
         if self.reason is None:
             self.reason, self.exit_code = reason, exit_code
 
@@ -60,6 +61,8 @@ def _check(stop: StopRequest | None) -> None:
 
 @dataclass
 class ListReport:
+    """What a run did to one suppression list of one account."""
+
     name: str
     size: int = 0
     added: int = 0
@@ -74,6 +77,8 @@ class ListReport:
 
 @dataclass
 class AccountReport:
+    """What a run did for one account: its pull's figures, its lists, its error."""
+
     name: str
     connector: str
     client: str = "default"
@@ -88,16 +93,20 @@ class AccountReport:
     stopped: bool = False
 
     def fail(self, message: str) -> None:
+        """Mark the account failed, adding ``message`` to its error."""
         self.ok = False
         self.error = message if self.error is None else f"{self.error}; {message}"
 
     @property
     def status(self) -> str:
+        """``ok``, ``FAILED``, or ``stopped`` when the run was interrupted before its work was done."""
         return "ok" if self.ok else ("stopped" if self.stopped else "FAILED")
 
 
 @dataclass
 class RunReport:
+    """What one run did, per account; rendered as a table (:meth:`table`) or JSON (:meth:`as_dict`)."""
+
     dry_run: bool
     started_at: int
     finished_at: int = 0
@@ -115,6 +124,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
+        """Every account succeeded and the run was not interrupted."""
         return self.interrupted is None and all(a.ok for a in self.accounts)
 
     @property
@@ -124,11 +134,13 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
+        """0 ok, 1 an account failed, 130/143 interrupted by SIGINT/SIGTERM."""
         if self.interrupted:
             return self.interrupt_code
         return 0 if self.ok else 1
 
     def as_dict(self) -> dict[str, Any]:
+        """The JSON report (the README's CLI reference lists its keys)."""
         return {
             "ok": self.ok,
             "dry_run": self.dry_run,
@@ -645,6 +657,7 @@ class BatchChecker:
             self._emails.add(email)
 
     def check(self, batch: Batch) -> None:
+        """Raise :class:`InvalidValueError` for the first bad row of ``batch``; write nothing."""
         v = self.vocab
         for t in batch.touches:
             where = self._where("touch", t.event_id)

@@ -100,6 +100,7 @@ class TextFormatter(logging.Formatter):
     """``2026-11-16T12:00:01.234+01:00 WARNING pressure_sdk.sync: message``."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one line (and its exception's traceback below, if any)."""
         text = f"{_timestamp(record)} {record.levelname} {record.name}: {record.getMessage()}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
@@ -111,6 +112,7 @@ class JsonFormatter(logging.Formatter):
     record's figures (``account``, ``phase``, ``done``, ``total``, ``batches``, ``waited_s``, ``eta_s``…)."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """The record as one JSON object."""
         data: dict[str, Any] = {
             "time": _timestamp(record),
             "level": record.levelname.lower(),

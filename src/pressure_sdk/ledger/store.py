@@ -74,6 +74,8 @@ ConsentEntry = tuple[int, str, str, str]
 
 @dataclass(slots=True)
 class IngestResult:
+    """What one or more ingested batches added to the ledger."""
+
     touches_added: int = 0
     engagements_added: int = 0
     contacts_added: int = 0
@@ -81,6 +83,7 @@ class IngestResult:
     contact_ids: set[int] = field(default_factory=set)
 
     def merge(self, other: IngestResult) -> None:
+        """Add ``other``'s figures to these."""
         self.touches_added += other.touches_added
         self.engagements_added += other.engagements_added
         self.contacts_added += other.contacts_added
@@ -176,6 +179,7 @@ class RunRecord:
 
     @property
     def duration(self) -> float | None:
+        """Seconds the run took; None while it runs or if it never ended."""
         return None if self.finished_at is None else self.finished_at - self.started_at
 
 
@@ -249,6 +253,7 @@ class Ledger(ListQueries):
         return conn
 
     def close(self) -> None:
+        """Close the connection (a write in progress is rolled back)."""
         self.conn.close()
 
     def __enter__(self) -> Ledger:
@@ -417,6 +422,7 @@ class Ledger(ListQueries):
         return found
 
     def contact(self, email: str, client: str = DEFAULT_CLIENT) -> ContactRow | None:
+        """The contact of ``client`` with this email (normalized first), or None."""
         row = self.conn.execute(
             f"SELECT {_CONTACT_COLS} FROM contacts c WHERE c.client = ? AND c.email = ?",
             (client, normalize_email(email)),
@@ -444,6 +450,7 @@ class Ledger(ListQueries):
         return _contact_row(row), consent
 
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
+        """The contacts with these ids (those that exist), by id."""
         ids = list(ids)
         out: dict[int, ContactRow] = {}
         for i in range(0, len(ids), _CHUNK):
@@ -719,6 +726,7 @@ class Ledger(ListQueries):
         return dict(self.conn.execute("SELECT id, first_seen FROM contacts WHERE first_seen > ?", (since,)))
 
     def first_seen_of(self, ids: Sequence[int]) -> dict[int, int | None]:
+        """When each of these contacts was first seen (None when unknown), by id."""
         out: dict[int, int | None] = {}
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
@@ -747,6 +755,7 @@ class Ledger(ListQueries):
     # -- watermarks -------------------------------------------------------------
 
     def watermark(self, account: str) -> dict[str, Any] | None:
+        """The state a pull of ``account`` (or an audience key) resumes from; None before its first pull."""
         row = self.conn.execute("SELECT state FROM watermarks WHERE account = ?", (account,)).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -885,6 +894,7 @@ class Ledger(ListQueries):
         return int(row[0]) if row else None
 
     def set_list_target(self, account: str, list_name: str, size: int) -> None:
+        """Record the size a list is meant to have after the push that starts (the growth guard's base)."""
         with self.transaction():
             self.conn.execute(
                 "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -1007,14 +1017,17 @@ class Ledger(ListQueries):
         ).fetchall()
 
     def watermarks(self) -> list[tuple[str, str, int]]:
+        """Every watermark: (key, state as JSON, when it was written), by key."""
         return self.conn.execute("SELECT account, state, updated_at FROM watermarks ORDER BY account").fetchall()
 
     def list_sizes(self) -> list[tuple[str, str, int]]:
+        """Confirmed members per list: (account, list, count)."""
         return self.conn.execute(
             "SELECT account, list, COUNT(*) FROM list_members GROUP BY account, list ORDER BY account, list"
         ).fetchall()
 
     def touch_counts(self, by: str, client: str | None = None) -> list[tuple[str, int]]:
+        """Touches per channel, brand, family or account (of one client's contacts, if given), most first."""
         if by not in {"channel", "brand", "family", "account"}:
             msg = f"cannot group touches by {by!r}"
             raise LedgerError(msg)
