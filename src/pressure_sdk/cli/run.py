@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -47,6 +48,9 @@ def stop_on_signals(stop: StopRequest) -> Iterator[None]:
         again = "Ctrl-C" if signum == signal.SIGINT else name
         log.warning("%s received: stopping after the batch in progress (%s again stops at once)", name, again)
 
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
