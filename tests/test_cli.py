@@ -319,11 +319,24 @@ def test_decide_json_gives_every_time_as_iso_8601(ws: Path) -> None:
 def test_sandbox_on_a_busy_port_exits_2_naming_the_port() -> None:
     import socket
 
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        result = CliRunner().invoke(cli, ["sandbox", "brevo", "--port", str(port)])
+    from pressure_sdk.connectors.registry import register, unregister
+
+    from .toy_platform import ToyConnector, ToySandbox
+
+    class ToyWithSandbox(ToyConnector):
+        @classmethod
+        def sandbox_class(cls) -> type[ToySandbox]:
+            return ToySandbox
+
+    register("toy-sandboxed", ToyWithSandbox)
+    try:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            result = CliRunner().invoke(cli, ["sandbox", "toy-sandboxed", "--port", str(port)])
+    finally:
+        unregister("toy-sandboxed")
     assert result.exit_code == 2, result.output
     assert isinstance(result.exception, SystemExit)
     assert f"error: cannot listen on 127.0.0.1:{port}" in result.output
