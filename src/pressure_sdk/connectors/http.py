@@ -61,6 +61,7 @@ class HttpConnector(Connector):
 
     @property
     def base_url(self) -> str:
+        """The API root: the account's ``base_url``, else the platform's default, without a trailing slash."""
         return (self.account.base_url or self.default_base_url).rstrip("/")
 
     def credentials(self) -> Credentials:
@@ -157,6 +158,7 @@ class HttpConnector(Connector):
         yield from self.sink.push(lst, adds, removes)
 
     def close(self) -> None:
+        """Close the HTTP client, if one was built."""
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -78,10 +78,12 @@ class ListSink(Generic[L]):
 
     @property
     def client(self) -> HttpClient:
+        """The connector's HTTP client."""
         return self.connector.client
 
     @property
     def settings(self) -> Any:
+        """The connector's validated settings."""
         return self.connector.settings
 
     # -- find-or-create --------------------------------------------------------------------

@@ -90,10 +90,12 @@ class Window:
 
     @property
     def start_ms(self) -> int:
+        """The window's start in epoch milliseconds."""
         return round(self.start * 1000)
 
     @property
     def end_ms(self) -> int:
+        """The window's end in epoch milliseconds."""
         return round(self.end * 1000)
 
     @property
@@ -295,14 +297,17 @@ class HttpStream:
 
     @property
     def client(self) -> HttpClient:
+        """The connector's HTTP client."""
         return self.connector.client
 
     @property
     def settings(self) -> Any:
+        """The connector's validated settings."""
         return self.connector.settings
 
     @property
     def name(self) -> str:
+        """The stream's name in logs and progress: its class name."""
         return type(self).__name__
 
     # -- hooks -----------------------------------------------------------------------------

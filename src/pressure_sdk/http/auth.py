@@ -98,6 +98,7 @@ class OAuth2ClientCredentials(Auth):
         return {"data": data}
 
     def parse_token(self, payload: dict[str, Any]) -> _Token:
+        """The token and its expiry from the token endpoint's answer; AuthError when either is missing."""
         try:
             token = str(payload["access_token"])
             ttl = float(payload.get("expires_in", 3600))
@@ -107,6 +108,7 @@ class OAuth2ClientCredentials(Auth):
         return _Token(token, self.clock() + ttl)
 
     def token(self) -> str:
+        """A valid access token: the cached one, or a new one when it is about to expire."""
         with self._lock:
             if self._token is None or self._token.expires_at - self.leeway <= self.clock():
                 self._token = self._fetch()
@@ -132,6 +134,7 @@ class OAuth2ClientCredentials(Auth):
         return token
 
     def invalidate(self) -> bool:
+        """Drop the cached token so the next request fetches a new one; True: worth a retry."""
         with self._lock:
             self._token = None
         return True

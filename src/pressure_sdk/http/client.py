@@ -52,6 +52,8 @@ class ClientStats:
 
 @dataclass(slots=True)
 class Page:
+    """One page of a paginated read: its items, the whole decoded body and the request's parameters."""
+
     items: list[Any]
     payload: Any
     params: dict[str, Any]
@@ -152,6 +154,7 @@ class HttpClient:
         return self.decode(response)
 
     def decode(self, response: requests.Response) -> Any:
+        """The response's JSON body (None when empty or 204); a body that is not JSON is a PayloadError."""
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -198,6 +201,7 @@ class HttpClient:
             current = nxt
 
     def close(self) -> None:
+        """Close the session and its connections."""
         self.session.close()
 
     # -- one attempt ----------------------------------------------------------------

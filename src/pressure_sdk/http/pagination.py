@@ -35,6 +35,7 @@ class Paginator:
         self._seen: set[Any] = set()
 
     def first_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The first request's parameters."""
         return dict(params)
 
     def update(self, payload: Any, items: Sequence[Any], params: dict[str, Any]) -> dict[str, Any] | None:
@@ -63,6 +64,7 @@ class CursorPaginator(Paginator):
         self.more_path = tuple(more_path) if more_path else None
 
     def update(self, payload: Any, items: Sequence[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        """Read one page; the next request's parameters with the token, or None when done."""
         self.pages += 1
         token = dig(payload, self.token_path)
         if self.more_path is not None and not dig(payload, self.more_path):
@@ -93,9 +95,11 @@ class OffsetPaginator(Paginator):
         self.total_path = tuple(total_path) if total_path else None
 
     def first_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The first request's parameters, with the limit and the starting offset."""
         return {**params, self.limit_param: self.limit, self.offset_param: params.get(self.offset_param, 0)}
 
     def update(self, payload: Any, items: Sequence[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        """Read one page; the next request's parameters with the next offset, or None when done."""
         self.pages += 1
         offset = int(params.get(self.offset_param, 0)) + len(items)
         if len(items) < self.limit:
@@ -119,6 +123,7 @@ class NextLinkPaginator(Paginator):
         self.next_url: str | None = None
 
     def update(self, payload: Any, items: Sequence[Any], params: dict[str, Any]) -> dict[str, Any] | None:
+        """Read one page; keep its next link in :attr:`next_url`, or return None when done."""
         self.pages += 1
         link = dig(payload, self.link_path)
         if not link:

@@ -63,6 +63,7 @@ class RedactingFilter(logging.Filter):
     """A logging filter that masks secrets in every record it passes."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask secrets in the record's message; never drops a record."""
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:

@@ -10,6 +10,8 @@ import requests
 
 
 class Action(enum.Enum):
+    """What to do with a response."""
+
     SUCCESS = "success"
     #: a transient failure: retry with backoff (if the request may be repeated)
     RETRY = "retry"
@@ -27,6 +29,8 @@ class Action(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
+    """An action and the human explanation that goes with it."""
+
     action: Action
     message: str
 

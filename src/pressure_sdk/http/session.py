@@ -9,6 +9,7 @@ from requests.adapters import HTTPAdapter
 
 
 def sdk_version() -> str:
+    """The installed pressure-sdk version (``0+unknown`` from a source tree)."""
     try:
         return version("pressure-sdk")
     except PackageNotFoundError:  # running from a source tree
@@ -16,6 +17,7 @@ def sdk_version() -> str:
 
 
 def user_agent(connector: str | None = None) -> str:
+    """``pressure-sdk/<version> (<connector>)``, the User-Agent of every request."""
     base = f"pressure-sdk/{sdk_version()}"
     return f"{base} ({connector})" if connector else base
 

@@ -203,6 +203,7 @@ class PostgresLedger:
         return [n for (n,) in self._x("SELECT name FROM ledger_migrations ORDER BY name")]
 
     def close(self) -> None:
+        """Close the connection (a write in progress is rolled back)."""
         if self._closed:
             return
         self._closed = True
@@ -390,6 +391,7 @@ class PostgresLedger:
             self.lock_contact(email, client)
 
     def contact(self, email: str, client: str = DEFAULT_CLIENT) -> ContactRow | None:
+        """The contact of ``client`` with this email (normalized first), or None."""
         key = normalize_email(email)
         with self._lock:
             self._lock_if_reserving(key, client)
@@ -417,6 +419,7 @@ class PostgresLedger:
         return _contact_row(rows[0]), consent
 
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
+        """The contacts with these ids (those that exist), by id."""
         rows = self._x(f"SELECT {_COLS} FROM contacts c WHERE c.id = ANY(%s)", (list(ids),))
         return {row[0]: _contact_row(row) for row in rows}
 
@@ -684,6 +687,7 @@ class PostgresLedger:
         return dict(self._x("SELECT id, first_seen FROM contacts WHERE first_seen > %s", (since,)).fetchall())
 
     def first_seen_of(self, ids: Sequence[int]) -> dict[int, int | None]:
+        """When each of these contacts was first seen (None when unknown), by id."""
         return dict(self._x("SELECT id, first_seen FROM contacts WHERE id = ANY(%s)", (list(ids),)).fetchall())
 
     def set_scores(self, rows: Iterable[tuple[str, float, float, int, int]]) -> None:
@@ -709,6 +713,7 @@ class PostgresLedger:
     # -- watermarks -------------------------------------------------------------
 
     def watermark(self, account: str) -> dict[str, Any] | None:
+        """The state a pull of ``account`` (or an audience key) resumes from; None before its first pull."""
         row = self._x("SELECT state FROM watermarks WHERE account = %s", (account,)).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -830,6 +835,7 @@ class PostgresLedger:
         return int(row[0]) if row else None
 
     def set_list_target(self, account: str, list_name: str, size: int) -> None:
+        """Record the size a list is meant to have after the push that starts (the growth guard's base)."""
         with self.transaction():
             self._x(
                 "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -945,14 +951,17 @@ class PostgresLedger:
         return [(tier, int(level), int(n)) for tier, level, n in rows]
 
     def watermarks(self) -> list[tuple[str, str, int]]:
+        """Every watermark: (key, state as JSON, when it was written), by key."""
         return self._x("SELECT account, state, updated_at FROM watermarks ORDER BY account").fetchall()
 
     def list_sizes(self) -> list[tuple[str, str, int]]:
+        """Confirmed members per list: (account, list, count)."""
         return self._x(
             "SELECT account, list, COUNT(*) FROM list_members GROUP BY account, list ORDER BY account, list"
         ).fetchall()
 
     def touch_counts(self, by: str, client: str | None = None) -> list[tuple[str, int]]:
+        """Touches per channel, brand, family or account (of one client's contacts, if given), most first."""
         if by not in {"channel", "brand", "family", "account"}:
             msg = f"cannot group touches by {by!r}"
             raise LedgerError(msg)
@@ -1123,6 +1132,7 @@ class PostgresRunLock:
         self._conn: Any = None
 
     def acquire(self) -> None:
+        """Take every client's lock, waiting up to ``wait`` seconds; LockedError if a run keeps one."""
         import time
 
         psycopg, _ = _import_psycopg()
@@ -1153,6 +1163,7 @@ class PostgresRunLock:
         self._conn = conn
 
     def release(self) -> None:
+        """Let the next run in: closing the session ends its advisory locks."""
         if self._conn is not None:
             self._conn.close()  # the session's advisory locks end with it
             self._conn = None
