@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .arbiter import arbitrate
 from .config import WorkspaceConfig, load_config
-from .ledger import Ledger
+from .ledger import Ledger, open_ledger
 from .models import Batch, Candidate, CountedTouch, Decision, Touch
 from .policy import ContactState, Policy
 from .state import contact_state
@@ -32,7 +32,7 @@ class Workspace:
     def __init__(self, config: WorkspaceConfig, ledger: Ledger | None = None) -> None:
         self.config = config
         self.policy = Policy(config)
-        self.ledger = ledger if ledger is not None else Ledger(config.ledger_path)
+        self.ledger = ledger if ledger is not None else open_ledger(config.ledger_target)
         self._frozen = config.clock
         self.vocabulary = Vocabulary(config)
 
