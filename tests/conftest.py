@@ -192,3 +192,37 @@ def ledger_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Cal
         led.close()
     for url in urls:
         close_pool(url)
+
+
+@pytest.fixture
+def new_ledger_target(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> Callable[[], str]:
+    """``new_ledger_target()``: where a new, empty ledger of the test's backend would be (not created yet
+    for SQLite: a file path in a new folder; an empty database's URL for PostgreSQL)."""
+    made = iter(range(1_000_000))
+
+    def make() -> str:
+        if backend == "sqlite":
+            return str(tmp_path / f"ledger{next(made)}" / "ledger.db")
+        return str(request.getfixturevalue("postgres_server").new_database())
+
+    return make
+
+
+@pytest.fixture
+def make_ledger_workspace(ledger_factory: Callable[[], Any]) -> Callable[..., Workspace]:
+    """``make_workspace`` on a new ledger of the test's backend (SQLite in memory or PostgreSQL)."""
+
+    def make(
+        rules: list[dict[str, Any]] | None = None,
+        families: dict[str, Any] | None = None,
+        brands: dict[str, Any] | None = None,
+        **sections: Any,
+    ) -> Workspace:
+        data: dict[str, Any] = {"brands": brands if brands is not None else {"acme": {}}, **sections}
+        if rules is not None:
+            data["rules"] = rules
+        if families is not None:
+            data["families"] = families
+        return Workspace(parse_config(data), ledger_factory())
+
+    return make

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pressure_sdk.config import parse_config
-from pressure_sdk.ledger import Ledger
+from pressure_sdk.ledger import open_ledger
 from pressure_sdk.models import Batch, Engagement
 from pressure_sdk.workspace import Workspace
 
@@ -25,15 +25,17 @@ MakeWs = Callable[..., Workspace]
 
 
 def touches_of(ws: Workspace, email: str = A) -> list[tuple[Any, ...]]:
-    return ws.ledger.conn.execute(
+    sql = (
         "SELECT t.at, t.channel, t.brand, t.family, t.weight, t.campaign, t.account FROM touches t "
-        "JOIN contacts c ON c.id = t.contact_id WHERE c.email = ? ORDER BY t.at",
-        (email,),
-    ).fetchall()
+        "JOIN contacts c ON c.id = t.contact_id WHERE c.email = ? ORDER BY t.at"
+    )
+    if not isinstance(ws.ledger.conn, sqlite3.Connection):  # PostgreSQL's parameter markers
+        sql = sql.replace("?", "%s")
+    return [tuple(r) for r in ws.ledger.conn.execute(sql, (email,)).fetchall()]
 
 
-def test_reserve_records_only_when_allowed(make_workspace: MakeWs) -> None:
-    ws = make_workspace(rules=[{**CAP5, "max": 2}])
+def test_reserve_records_only_when_allowed(make_ledger_workspace: MakeWs) -> None:
+    ws = make_ledger_workspace(rules=[{**CAP5, "max": 2}])
     first = ws.reserve(A, "email", "acme", "marketing", T - D, weight=1.5, campaign="spring", event_id="r1")
     assert first.allowed
     assert touches_of(ws) == [(T - D, "email", "acme", "marketing", 1.5, "spring", "sdk")]
@@ -52,15 +54,15 @@ def test_reserve_records_only_when_allowed(make_workspace: MakeWs) -> None:
     assert len(touches_of(ws)) == 2
 
 
-def test_reserve_is_idempotent_on_its_event_id(make_workspace: MakeWs) -> None:
-    ws = make_workspace(rules=[CAP5])
+def test_reserve_is_idempotent_on_its_event_id(make_ledger_workspace: MakeWs) -> None:
+    ws = make_ledger_workspace(rules=[CAP5])
     assert ws.reserve(A, "email", "acme", "marketing", T, event_id="same").allowed
     assert ws.reserve(A, "email", "acme", "marketing", T, event_id="same").allowed
     assert len(touches_of(ws)) == 1
 
 
-def test_a_cap_of_n_allows_exactly_n_reserves(make_workspace: MakeWs) -> None:
-    ws = make_workspace(rules=[CAP5], brands={"acme": {}, "beta": {}})
+def test_a_cap_of_n_allows_exactly_n_reserves(make_ledger_workspace: MakeWs) -> None:
+    ws = make_ledger_workspace(rules=[CAP5], brands={"acme": {}, "beta": {}})
     results = [ws.reserve(A, "email", "acme", "marketing", T + i).allowed for i in range(8)]
     assert results == [True] * 5 + [False] * 3
     assert [row[0] for row in touches_of(ws)] == [T + i for i in range(5)]
@@ -68,8 +70,8 @@ def test_a_cap_of_n_allows_exactly_n_reserves(make_workspace: MakeWs) -> None:
     assert ws.reserve(A, "email", "beta", "marketing", T + 10).allowed
 
 
-def test_reserve_blocked_by_consent_records_nothing_but_exempt_always_records(make_workspace: MakeWs) -> None:
-    ws = make_workspace(rules=[{**CAP5, "max": 0}])
+def test_reserve_blocked_by_consent_records_nothing_but_exempt_always_records(make_ledger_workspace: MakeWs) -> None:
+    ws = make_ledger_workspace(rules=[{**CAP5, "max": 0}])
     ws.ledger.ingest(Batch(engagements=[Engagement("u", A, "unsubscribe", T - D, "email")]), account="test")
     d = ws.reserve(A, "email", "acme", "marketing", T)
     assert not d.allowed and d.next_allowed_at is None
@@ -83,17 +85,17 @@ def test_reserve_blocked_by_consent_records_nothing_but_exempt_always_records(ma
 # -- concurrency -------------------------------------------------------------------------
 
 
-def _config(path: Path) -> Any:
-    return parse_config({"workspace": {"ledger": str(path)}, "brands": {"acme": {}}, "rules": [CAP5]})
+def _config(target: str) -> Any:
+    return parse_config({"workspace": {"ledger": target}, "brands": {"acme": {}}, "rules": [CAP5]})
 
 
-def _race(path: str, attempts: int, open_first: bool, barrier: Any, out: Any) -> None:
-    """One process: open its own Workspace on the shared file and reserve ``attempts`` times."""
+def _race(target: str, attempts: int, open_first: bool, barrier: Any, out: Any) -> None:
+    """One process: open its own Workspace on the shared ledger and reserve ``attempts`` times."""
     try:
-        ws = Workspace(_config(Path(path))) if open_first else None
+        ws = Workspace(_config(target)) if open_first else None
         barrier.wait(timeout=60)
         if ws is None:
-            ws = Workspace(_config(Path(path)))
+            ws = Workspace(_config(target))
         allowed = sum(ws.reserve(A, "email", "acme", "marketing", T).allowed for _ in range(attempts))
         ws.close()
         out.put(allowed)
@@ -101,7 +103,7 @@ def _race(path: str, attempts: int, open_first: bool, barrier: Any, out: Any) ->
         out.put(f"{type(exc).__name__}: {exc}")
 
 
-def _run_processes(path: Path, *, n: int, attempts: int, open_first: bool) -> list[Any]:
+def _run_processes(path: str, *, n: int, attempts: int, open_first: bool) -> list[Any]:
     ctx = mp.get_context("spawn")
     barrier = ctx.Barrier(n)
     out = ctx.Queue()
@@ -115,13 +117,13 @@ def _run_processes(path: Path, *, n: int, attempts: int, open_first: bool) -> li
     return results
 
 
-def _ledger_touches(path: Path) -> int:
-    with Ledger(path) as led:
+def _ledger_touches(target: str) -> int:
+    with open_ledger(target) as led:
         return led.count("touches")
 
 
-def test_processes_racing_on_one_ledger_take_exactly_max_slots(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.db"
+def test_processes_racing_on_one_ledger_take_exactly_max_slots(new_ledger_target: Callable[[], str]) -> None:
+    path = new_ledger_target()
     Workspace(_config(path)).close()  # the ledger exists, as after any earlier run
     results = _run_processes(path, n=6, attempts=3, open_first=True)
     assert all(isinstance(r, int) for r in results), results
@@ -129,19 +131,19 @@ def test_processes_racing_on_one_ledger_take_exactly_max_slots(tmp_path: Path) -
     assert _ledger_touches(path) == 5
 
 
-def test_processes_opening_a_new_ledger_at_once_take_exactly_max_slots(tmp_path: Path) -> None:
+def test_processes_opening_a_new_ledger_at_once_take_exactly_max_slots(new_ledger_target: Callable[[], str]) -> None:
     # the first run of several workers: each one creates/migrates the file as it opens it;
     # a few rounds, since the race on a new file is not lost every time
-    for round_ in range(3):
-        path = tmp_path / f"fresh{round_}" / "ledger.db"
+    for _ in range(3):
+        path = new_ledger_target()
         results = _run_processes(path, n=8, attempts=2, open_first=False)
         assert all(isinstance(r, int) for r in results), results
         assert sum(results) == 5
         assert _ledger_touches(path) == 5
 
 
-def test_threads_sharing_one_workspace_take_exactly_max_slots(tmp_path: Path) -> None:
-    ws = Workspace(_config(tmp_path / "ledger.db"))
+def test_threads_sharing_one_workspace_take_exactly_max_slots(new_ledger_target: Callable[[], str]) -> None:
+    ws = Workspace(_config(new_ledger_target()))
     n = 8
     barrier = threading.Barrier(n)
 
@@ -156,8 +158,10 @@ def test_threads_sharing_one_workspace_take_exactly_max_slots(tmp_path: Path) ->
     ws.close()
 
 
-def test_threads_with_their_own_workspaces_on_one_file_take_exactly_max_slots(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.db"
+def test_threads_with_their_own_workspaces_on_one_file_take_exactly_max_slots(
+    new_ledger_target: Callable[[], str],
+) -> None:
+    path = new_ledger_target()
     Workspace(_config(path)).close()
     n = 6
     spaces = [Workspace(_config(path)) for _ in range(n)]
@@ -173,3 +177,53 @@ def test_threads_with_their_own_workspaces_on_one_file_take_exactly_max_slots(tm
         ws.close()
     assert sum(results) == 5
     assert _ledger_touches(path) == 5
+
+
+# -- many workers, many contacts, two caps ----------------------------------------------
+
+# at one instant: at most 3 sends a day in all, at most 2 a week per brand
+WORKERS_RULES = [
+    {"id": "week", "kind": "cap", "max": 2, "window": "7d"},
+    {"id": "day", "kind": "cap", "max": 3, "window": "1d", "scope": "all"},
+]
+CONTACTS = [f"c{i}@example.com" for i in range(4)]
+
+
+def _worker(target: str, seed: int, barrier: Any, out: Any) -> None:
+    """One worker: its own Workspace; reserves for every contact and both brands, in its own order."""
+    try:
+        brands = {"acme": {}, "beta": {}}
+        ws = Workspace(parse_config({"workspace": {"ledger": target}, "brands": brands, "rules": WORKERS_RULES}))
+        attempts = [(e, b) for e in CONTACTS for b in brands for _ in range(3)]
+        attempts = attempts[seed % len(attempts) :] + attempts[: seed % len(attempts)]
+        barrier.wait(timeout=60)
+        allowed = [(e, b) for e, b in attempts if ws.reserve(e, "email", b, "marketing", T).allowed]
+        ws.close()
+        out.put(allowed)
+    except Exception as exc:
+        out.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_worker_processes_never_allow_more_than_max_per_contact(new_ledger_target: Callable[[], str]) -> None:
+    target = new_ledger_target()
+    Workspace(_config(target)).close()
+    n = 8
+    ctx = mp.get_context("spawn")
+    barrier, out = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(target, 5 * i, barrier, out)) for i in range(n)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert all(isinstance(r, list) for r in results), results
+    allowed = [a for r in results for a in r]
+    with open_ledger(target) as led:
+        assert led.count("touches") == len(allowed) == 3 * len(CONTACTS)
+        for email in CONTACTS:
+            brands = sorted(b for e, b in allowed if e == email)
+            cid = led.contact(email).id  # type: ignore[union-attr]
+            assert sorted(r[2] for r in led.touches_of(cid, T - D, T)) == brands
+            # the daily cap in all binds at exactly 3 (attempts enough), the weekly cap per brand at 2
+            assert len(brands) == 3 and brands.count("acme") <= 2 and brands.count("beta") <= 2, brands
