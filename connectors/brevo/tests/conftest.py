@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from pressure_connector_brevo.sandbox import GENEROUS_LIMITS, BrevoSandbox
+from pressure_connector_brevo.testing import GENEROUS_LIMITS, BrevoSandbox
 
 
 @pytest.fixture

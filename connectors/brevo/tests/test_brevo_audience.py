@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pressure_connector_brevo import BrevoConnector
-from pressure_connector_brevo.sandbox import GENEROUS_LIMITS, BrevoSandbox
+from pressure_connector_brevo.testing import GENEROUS_LIMITS, BrevoSandbox
 
 from pressure_sdk.config import ListConfig, parse_config
 from pressure_sdk.connectors.base import RemoteList, RemoteMember

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from pressure_connector_brevo import BrevoConnector
-from pressure_connector_brevo.sandbox import GENEROUS_LIMITS, BrevoSandbox
+from pressure_connector_brevo.testing import GENEROUS_LIMITS, BrevoSandbox
 
 from pressure_sdk.testing import ContractHarness, connector_contract
 

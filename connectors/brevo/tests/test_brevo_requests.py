@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import responses
 from pressure_connector_brevo import BrevoConnector
-from pressure_connector_brevo.connector import bucket_of
+from pressure_connector_brevo.mapping import bucket_of
 
 from pressure_sdk.config import ListConfig, parse_config
 from pressure_sdk.connectors.base import RemoteList, RemoteMember
@@ -108,12 +108,54 @@ def test_first_run_reads_the_backfill_window_in_pages_ascending(
     assert [(t.family, t.channel, t.email) for t in touches] == [("transactional", "email", "a@example.com")]
     assert [e.type for e in engagements] == ["delivered", "open"]
     assert engagements[1].at == int(datetime(2026, 3, 8, 8, tzinfo=UTC).timestamp())
-    # each page's state covers that page only; the window end is covered once it is all read
+    # pages come in creation order, not by date: no page moves the watermark; each says where to resume
+    window = [int(datetime(2026, 3, 7, tzinfo=UTC).timestamp()), NOW]
+    resume = {"startDate": "2026-03-07", "endDate": "2026-03-10", "sort": "asc", "limit": 2, "offset": 2}
     assert [b.state["tx"] for b in batches if b.state] == [
-        "2026-03-07T10:00:05Z",
-        "2026-03-08T08:00:00Z",
+        {"until": None, "window": window, "stream": 0, "resume": resume},
+        {"until": None, "window": window, "stream": 1},  # the window is read: only its end is left
         "2026-03-10T12:00:00Z",
     ]
+
+
+def test_a_run_killed_between_pages_resumes_the_window_at_the_next_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    """Creation order is not date order: the newest date of page 1 must not become the watermark."""
+    c = make(tmp_path, monkeypatch, events_page_size=2, backfill_days=3, campaigns=False)
+    url = f"{BASE}/smtp/statistics/events"
+    rsps.get(
+        url, json={"events": [tx("requests", "2026-03-09T10:00:00Z", 1), tx("delivered", "2026-03-09T10:00:01Z", 1)]}
+    )
+    first = next(iter(c.pull(None)))  # the run is killed once page 1 is committed
+    # page 2 holds an event created later but dated earlier (a late delivery report of 7 March)
+    rsps.get(url, json={"events": [tx("delivered", "2026-03-07T08:00:00Z", 2)]})
+    later = make(tmp_path, monkeypatch, events_page_size=2, backfill_days=3, campaigns=False)
+    later.now = lambda: NOW + 3600  # type: ignore[method-assign]
+    rsps.get(url, json={})
+    batches = list(later.pull(first.state))
+    resumed = query(rsps.calls[1])
+    assert resumed == {
+        "startDate": ["2026-03-07"],
+        "endDate": ["2026-03-10"],
+        "sort": ["asc"],
+        "limit": ["2"],
+        "offset": ["2"],
+    }
+    assert [e.at for b in batches for e in b.engagements] == [int(datetime(2026, 3, 7, 8, tzinfo=UTC).timestamp())]
+    # then as a new run would: from the day before the resumed window's end, from offset 0
+    assert query(rsps.calls[2])["startDate"] == ["2026-03-09"] and query(rsps.calls[2])["offset"] == ["0"]
+    assert batches[-1].state == {"tx": "2026-03-10T13:00:00Z", "mk": None}
+
+
+def test_a_watermark_stored_before_the_kit_is_read_as_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch, campaigns=False)
+    rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    batches = list(c.pull({"tx": "2026-03-08T17:45:00Z", "mk": None}))
+    assert query(rsps.calls[0])["startDate"] == ["2026-03-07"]
+    assert batches[-1].state == {"tx": "2026-03-10T12:00:00Z", "mk": None}
 
 
 def test_resume_rereads_the_day_before_and_dedupes_the_boundary(
@@ -134,9 +176,9 @@ def test_resume_rereads_the_day_before_and_dedupes_the_boundary(
     assert query(rsps.calls[0])["endDate"] == ["2026-03-10"]
     clicks = [e for b in batches for e in b.engagements if e.type == "click"]
     assert len(clicks) == 2 and len({e.event_id for e in clicks}) == 2
-    # the watermark never goes back: re-read events are older than it
+    # the watermark never goes back: re-read events are older than it, and pages keep it
     assert batches[-1].state == {"tx": "2026-03-10T12:00:00Z", "mk": None}
-    assert all(b.state and b.state["tx"] >= "2026-03-10T00:30:00Z" for b in batches)
+    assert all(b.state and b.state["tx"]["until"] == "2026-03-10T00:30:00Z" for b in batches[:-1])
 
 
 def test_event_ids_are_stable_across_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,9 +229,14 @@ def test_an_old_watermark_is_read_in_windows_of_at_most_90_days(
     assert windows == [("2025-08-31", "2025-11-29"), ("2025-11-30", "2026-02-28"), ("2026-03-01", "2026-03-10")]
     for start, end in windows:
         assert (datetime.fromisoformat(end) - datetime.fromisoformat(start)).days <= 90
-    # an empty page keeps the state; each finished window moves it to the window's end
-    marks = list(dict.fromkeys(s["tx"] for s in states if s))
-    assert marks == ["2025-09-01T00:00:00Z", "2025-11-30T00:00:00Z", "2026-03-01T00:00:00Z", "2026-03-10T12:00:00Z"]
+    # a window in progress keeps the watermark; each finished window moves it to the window's end
+    assert {s["tx"]["until"] for s in states if s and isinstance(s["tx"], dict)} == {
+        "2025-09-01T00:00:00Z",
+        "2025-11-30T00:00:00Z",
+        "2026-03-01T00:00:00Z",
+    }
+    marks = [s["tx"] for s in states if s and isinstance(s["tx"], str)]
+    assert marks == ["2025-11-30T00:00:00Z", "2026-03-01T00:00:00Z", "2026-03-10T12:00:00Z"]
 
 
 def test_a_failed_page_keeps_the_state_of_the_pages_before(
@@ -204,7 +251,12 @@ def test_a_failed_page_keeps_the_state_of_the_pages_before(
     with pytest.raises(TransientAPIError):
         for batch in c.pull({"tx": "2026-03-09T00:00:00Z"}):
             seen.append(batch.state)
-    assert seen == [{"tx": "2026-03-09T10:00:00Z", "mk": None}]
+    # the page read is committed with where to resume: the next run asks for offset 1 of the same window
+    window = [int(datetime(2026, 3, 8, tzinfo=UTC).timestamp()), NOW]
+    resume = {"startDate": "2026-03-08", "endDate": "2026-03-10", "sort": "asc", "limit": 1, "offset": 1}
+    assert seen == [
+        {"tx": {"until": "2026-03-09T00:00:00Z", "window": window, "stream": 0, "resume": resume}, "mk": None}
+    ]
 
 
 # -- pull: campaign events (campaignStats per contact) ----------------------------------------------
@@ -233,11 +285,27 @@ STATS = {
 }
 
 
+def sent(cid: int, lists: list[int], **stats: int) -> dict[str, Any]:
+    """A getEmailCampaigns item: its recipient lists and global statistics."""
+    return {
+        "id": cid,
+        "name": f"c{cid}",
+        "status": "sent",
+        "sentDate": "2026-03-09T08:00:00Z",
+        "recipients": {"lists": lists, "exclusionLists": []},
+        "statistics": {"globalStats": {"sent": 1, **stats}},
+    }
+
+
+CAMPAIGNS = f"{BASE}/emailCampaigns"
+
+
 def test_campaign_stats_per_contact_map_every_kind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
 ) -> None:
     c = make(tmp_path, monkeypatch, contacts_page_size=2, backfill_days=2, campaign_list_ids=[4, 9])
     rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    rsps.get(CAMPAIGNS, json={"campaigns": [sent(12, [4, 5]), sent(13, [9, 11])], "count": 2})
     contacts = [{"id": 1, "email": "One@Example.com"}, {"id": 2, "email": "two@example.com"}]
     rsps.get(f"{BASE}/contacts", json={"contacts": contacts, "count": 3})
     rsps.get(f"{BASE}/contacts/1/campaignStats", json=STATS)
@@ -245,13 +313,20 @@ def test_campaign_stats_per_contact_map_every_kind(
     rsps.get(f"{BASE}/contacts", json={"contacts": [{"id": 3, "email": "three@example.com"}], "count": 3})
     rsps.get(f"{BASE}/contacts/3/campaignStats", json={})
     batches = list(c.pull(None))
-    contact_calls = [call for call in rsps.calls if urlsplit(call.request.url).path == "/v3/contacts"]
-    assert query(contact_calls[0]) == {
+    # the campaigns sent from the horizon (90 days) before the window to now, with their statistics only
+    assert query(rsps.calls[1]) == {
+        "status": ["sent"],
+        "startDate": ["2025-12-08T00:00:00.000Z"],
+        "endDate": ["2026-03-10T12:00:00.000Z"],
+        "statistics": ["globalStats"],
+        "excludeHtmlContent": ["true"],
         "sort": ["asc"],
+        "limit": ["100"],
         "offset": ["0"],
-        "limit": ["2"],
-        "listIds": ["4", "9"],
     }
+    contact_calls = [call for call in rsps.calls if urlsplit(call.request.url).path == "/v3/contacts"]
+    # contacts of the lists those campaigns went to, within the configured lists
+    assert query(contact_calls[0]) == {"listIds": ["4", "9"], "sort": ["asc"], "limit": ["2"], "offset": ["0"]}
     assert query(contact_calls[1])["offset"] == ["2"]
     stats_call = next(call for call in rsps.calls if "/contacts/1/campaignStats" in call.request.url)
     assert query(stats_call) == {"startDate": ["2026-03-08"], "endDate": ["2026-03-10"]}
@@ -274,11 +349,56 @@ def test_campaign_stats_per_contact_map_every_kind(
     ids = [t.event_id for t in touches] + [e.event_id for e in engagements]
     assert len(ids) == len(set(ids))
     mk_states = [b.state["mk"] for b in batches if b.state and b.state["mk"]]
-    assert mk_states == [
-        {"since": "2026-03-08", "until": "2026-03-10", "offset": 2},
-        {"since": "2026-03-08", "until": "2026-03-10", "offset": 3},
-        {"done": "2026-03-10"},
+    digests = mk_states[-1]["stats"]
+    assert set(digests) == {"12", "13"} and all(m["stats"] == digests for m in mk_states)
+    assert [m.get("resume", {}).get("offset") for m in mk_states] == [2, None, None]
+    assert mk_states[-1] == {"until": "2026-03-10", "stats": digests}
+
+
+def test_campaign_pass_reads_no_contact_when_no_campaign_moved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch)
+    rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    rsps.get(CAMPAIGNS, json={"campaigns": [sent(12, [4], viewed=3)], "count": 1})
+    rsps.get(f"{BASE}/contacts", json={"contacts": [{"id": 8, "email": "e@x.com"}], "count": 1})
+    rsps.get(f"{BASE}/contacts/8/campaignStats", json={})
+    state = list(c.pull(None))[-1].state
+    assert len(rsps.calls) == 4
+    # an hour later, the same statistics: one request for the campaigns, none per contact
+    rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    rsps.get(CAMPAIGNS, json={"campaigns": [sent(12, [4], viewed=3)], "count": 1})
+    c.now = lambda: NOW + 3600  # type: ignore[method-assign]
+    again = list(c.pull(state))
+    assert [urlsplit(call.request.url).path for call in rsps.calls[4:]] == [
+        "/v3/smtp/statistics/events",
+        "/v3/emailCampaigns",
     ]
+    assert again[-1].state["mk"]["stats"] == state["mk"]["stats"]
+    # one more open: only the contacts of that campaign's lists are read again
+    rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    rsps.get(CAMPAIGNS, json={"campaigns": [sent(12, [4], viewed=4), sent(14, [6])], "count": 2})
+    rsps.get(f"{BASE}/contacts", json={"contacts": [{"id": 8, "email": "e@x.com"}], "count": 1})
+    rsps.get(f"{BASE}/contacts/8/campaignStats", json={})
+    list(c.pull(again[-1].state))
+    contacts_call = rsps.calls[8]
+    assert urlsplit(contacts_call.request.url).path == "/v3/contacts"
+    assert query(contacts_call)["listIds"] == ["4", "6"]
+
+
+def test_a_campaign_sent_to_a_segment_reads_every_contact_and_none_sent_reads_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rsps: responses.RequestsMock
+) -> None:
+    c = make(tmp_path, monkeypatch)
+    rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    rsps.get(CAMPAIGNS, json={"campaigns": [sent(12, [])], "count": 1})  # no list: a segment
+    rsps.get(f"{BASE}/contacts", json={"contacts": [], "count": 0})
+    list(c.pull(None))
+    assert "listIds" not in query(rsps.calls[2])
+    rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    rsps.get(CAMPAIGNS, json={"count": 0})  # nothing sent within the horizon
+    batches = list(c.pull(None))
+    assert len(rsps.calls) == 5 and batches[-1].state["mk"] == {"until": "2026-03-10", "stats": {}}
 
 
 def test_campaign_pass_resumes_at_its_offset_with_the_same_window(
@@ -287,17 +407,25 @@ def test_campaign_pass_resumes_at_its_offset_with_the_same_window(
     c = make(tmp_path, monkeypatch, contacts_page_size=5)
     rsps.get(f"{BASE}/smtp/statistics/events", json={})
     rsps.get(f"{BASE}/contacts", json={"contacts": [], "count": 40})
+    rsps.get(CAMPAIGNS, json={"campaigns": [sent(12, [])], "count": 1})
     rsps.get(f"{BASE}/contacts", json={"contacts": [{"id": 8, "email": "e@x.com"}], "count": 1})
     rsps.get(f"{BASE}/contacts/8/campaignStats", json={})
+    # a pass in progress as the connector stored it before the kit: it resumes, no campaign asked
     state = {"tx": "2026-03-10T11:00:00Z", "mk": {"since": "2026-03-01", "until": "2026-03-05", "offset": 40}}
     batches = list(c.pull(state))
-    assert query(rsps.calls[1])["offset"] == ["40"]
+    assert query(rsps.calls[1]) == {"sort": ["asc"], "offset": ["40"], "limit": ["5"]}
     marks = [b.state["mk"] for b in batches if b.state]
-    assert {"done": "2026-03-05"} in marks
+    assert {"until": "2026-03-05", "stats": {}} in marks
     # the unfinished pass ends first; the next starts the day before it ended, overlapping like a new run
-    assert query(rsps.calls[2])["offset"] == ["0"]
-    assert query(rsps.calls[3]) == {"startDate": ["2026-03-04"], "endDate": ["2026-03-10"]}
-    assert batches[-1].state == {"tx": "2026-03-10T12:00:00Z", "mk": {"done": "2026-03-10"}}
+    assert urlsplit(rsps.calls[2].request.url).path == "/v3/emailCampaigns"
+    assert query(rsps.calls[3])["offset"] == ["0"]
+    assert query(rsps.calls[4]) == {"startDate": ["2026-03-05"], "endDate": ["2026-03-10"]}
+    assert batches[-1].state["tx"] == "2026-03-10T12:00:00Z" and batches[-1].state["mk"]["until"] == "2026-03-10"
+    # and a finished pass stored before the kit is a watermark
+    rsps.get(f"{BASE}/smtp/statistics/events", json={})
+    rsps.get(CAMPAIGNS, json={"count": 0})
+    list(c.pull({"tx": "2026-03-10T11:00:00Z", "mk": {"done": "2026-03-07"}}))
+    assert query(rsps.calls[6])["startDate"] == ["2025-12-06T00:00:00.000Z"]  # the window from 6 March, less 90 days
 
 
 # -- push --------------------------------------------------------------------------------------------
@@ -520,16 +648,19 @@ def test_pacer_waits_per_bucket_before_the_limit(
     c = make(tmp_path, monkeypatch, contacts_page_size=1)
     low = {"x-sib-ratelimit-limit": "300", "x-sib-ratelimit-remaining": "1", "x-sib-ratelimit-reset": "1800"}
     rsps.get(f"{BASE}/smtp/statistics/events", headers=low, json={})
-    # contacts answers come from another bucket: the smtp budget must not slow them
-    rsps.get(f"{BASE}/contacts", json={"contacts": [], "count": 0})
+    # campaigns answers come from another bucket: the smtp budget must not slow them
+    rsps.get(CAMPAIGNS, json={"count": 0})
     list(c.pull(None))
     assert recorded_sleeps == []
     rsps.get(f"{BASE}/smtp/statistics/events", json={})
-    rsps.get(f"{BASE}/contacts", json={"contacts": [], "count": 0})
+    rsps.get(CAMPAIGNS, json={"count": 0})
     list(c.pull(None))
     assert len(recorded_sleeps) == 1 and 1790 < recorded_sleeps[0] <= 1800
     assert bucket_of("/smtp/statistics/events") == "smtp" and bucket_of("/contacts/lists/1/contacts/add") == "contacts"
     assert bucket_of("/processes/3") == "other" and bucket_of("/smtp/email") == "smtp-send"
+    # vendor-apis §2.4: GET /smtp/emails has a budget of its own (2/s), not the sending one
+    assert bucket_of("/smtp/emails") == "smtp-emails" and bucket_of("/smtp/blockedContacts") == "smtp-send"
+    assert bucket_of("/emailCampaigns") == "other" and bucket_of("/contacts") == "contacts"
 
 
 def test_5xx_is_retried_then_transient(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import requests
-from pressure_connector_brevo.sandbox import BrevoSandbox
+from pressure_connector_brevo.testing import BrevoSandbox
 
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo" / "data" / "velo"
 
@@ -197,3 +197,67 @@ def test_list_counts_hand_edits_and_deletion(sandbox: BrevoSandbox) -> None:
     assert "gone" not in {lst["name"] for lst in sandbox.lists.values()}
     with pytest.raises(KeyError):
         sandbox.edit_list("gone", add=("a@x.com",))
+
+
+def test_email_campaigns_recipients_statistics_and_sent_date_filter(sandbox: BrevoSandbox) -> None:
+    t = 1_772_000_000  # 2026-02-25T06:13:20Z
+    newsletter = sandbox.add_list("newsletter")
+    cid = sandbox.campaign("spring", lists=(newsletter,))
+    draft = sandbox.campaign("never sent")
+    for who in ("a@x.com", "b@x.com"):
+        sandbox.add_event(who, "messagesSent", t, campaign=cid)
+    sandbox.add_event("a@x.com", "opened", t + 60, campaign=cid)
+    assert sandbox.list_members("newsletter") == {"a@x.com", "b@x.com"}, "recipients are on the campaign's list"
+    window = {"status": "sent", "startDate": "2026-02-25T00:00:00.000Z", "endDate": "2026-02-26T00:00:00.000Z"}
+    r = call(sandbox, "GET", "/emailCampaigns", params={**window, "statistics": "globalStats", "limit": 100})
+    body = r.json()
+    assert r.status_code == 200 and body["count"] == 1 and [c["id"] for c in body["campaigns"]] == [cid]
+    campaign = body["campaigns"][0]
+    assert campaign["sentDate"] == "2026-02-25T06:13:20Z" and campaign["recipients"]["lists"] == [newsletter]
+    stats = campaign["statistics"]["globalStats"]
+    assert (stats["sent"], stats["uniqueViews"], stats["viewed"]) == (2, 1, 1)
+    sandbox.add_event("a@x.com", "opened", t + 120, campaign=cid)
+    again = call(sandbox, "GET", "/emailCampaigns", params=window).json()["campaigns"][0]
+    assert again["statistics"]["globalStats"]["viewed"] == 2, "statistics move with every event"
+    later = {"status": "sent", "startDate": "2026-02-26T00:00:00.000Z", "endDate": "2026-03-01T00:00:00.000Z"}
+    assert call(sandbox, "GET", "/emailCampaigns", params=later).json() == {"count": 0}
+    assert draft not in [c["id"] for c in call(sandbox, "GET", "/emailCampaigns").json()["campaigns"]]
+    r = call(sandbox, "GET", "/emailCampaigns", params={"limit": 101})
+    assert r.status_code == 400 and r.json()["code"] == "out_of_range"
+    r = call(sandbox, "GET", "/emailCampaigns", params={"startDate": "2026-02-25T00:00:00.000Z"})
+    assert r.status_code == 400 and r.json()["code"] == "missing_parameter"
+
+
+def test_rate_buckets_follow_brevos_table_not_the_connector() -> None:
+    with BrevoSandbox(limits={"other": (1, 3600.0), "contacts": (10, 1.0)}) as sb:
+        assert [sb.bucket(f"/v3{p}") for p in ("/smtp/email", "/smtp/emails", "/smtp/statistics/events")] == [
+            "smtp-send",
+            "smtp-emails",
+            "smtp",
+        ]
+        assert [sb.bucket(f"/v3{p}") for p in ("/contacts", "/contacts/lists/3", "/events", "/processes/1")] == [
+            "contacts",
+            "contacts",
+            "events",
+            "other",
+        ]
+        assert call(sb, "GET", "/emailCampaigns").status_code == 200
+        limited = call(sb, "GET", "/emailCampaigns")
+        assert limited.status_code == 429 and limited.headers["x-sib-ratelimit-limit"] == "1"
+        assert call(sb, "GET", "/contacts").status_code == 200, "another bucket is not limited"
+
+
+def test_the_sandbox_imports_nothing_from_the_connector() -> None:
+    """An independent model of Brevo: a wrong bucket map in the connector cannot be copied into its fake."""
+    import ast
+
+    import pressure_connector_brevo.testing as kit
+
+    for path in Path(kit.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                assert node.level <= 1, f"{path.name} imports from the connector package: {module}"
+                assert not module.startswith("pressure_connector_"), f"{path.name} imports {module}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("pressure_connector_") for a in node.names), path.name

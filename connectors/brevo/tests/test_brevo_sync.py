@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from pressure_connector_brevo import BrevoConnector
-from pressure_connector_brevo.sandbox import GENEROUS_LIMITS, BrevoSandbox
+from pressure_connector_brevo.testing import GENEROUS_LIMITS, BrevoSandbox
 
 from pressure_sdk.config import ListConfig, WorkspaceConfig, parse_config
 from pressure_sdk.ledger import Ledger, Member

@@ -28,6 +28,8 @@ class BrevoSettings(HttpSettings):
     campaigns: bool = True
     #: only read campaign stats of contacts in these lists (``GET /contacts?listIds=``); empty means every contact
     campaign_list_ids: list[int] = Field(default_factory=list)
+    #: days before a pass's window whose sent campaigns it checks for moved statistics (their events may still come)
+    campaign_horizon_days: int = Field(default=90, ge=1, le=180)
     #: minutes read again before the audience watermark (``modifiedSince``): clock skew and late changes
     audience_overlap_minutes: int = Field(default=10, ge=0, le=1440)
     #: folder new suppression lists are created in; if unset, a folder named ``folder_name`` is found or created
