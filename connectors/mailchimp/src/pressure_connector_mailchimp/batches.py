@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from pressure_sdk.errors import PayloadError
+from pressure_sdk.errors import ConnectorError, PayloadError
 from pressure_sdk.http import HttpClient, dig
 from pressure_sdk.http import client as http_client
 
@@ -52,18 +52,19 @@ class Read:
             params["offset"] = self.offset
         return params
 
-    def records(self, payload: Any) -> list[Mapping[str, Any]]:
+    def records(self, payload: Any) -> list[dict[str, Any]]:
         found = dig(payload, self.stream.records_path)
         if found is None:
             return []
-        if not isinstance(found, list) or not all(isinstance(r, Mapping) for r in found):
+        # decoded JSON: objects are dicts
+        if not isinstance(found, list) or not all(type(r) is dict for r in found):
             msg = f"GET {self.path}: {'.'.join(self.stream.records_path)} is not a list of objects"
             raise PayloadError(msg, connector="mailchimp")
         return found
 
-    def next_pages(self, payload: Any, page_size: int) -> list[Read]:
-        """The pages still to read after this one: all of them from the first page's ``total_items``."""
-        if not self.stream.paged or len(self.records(payload)) < page_size:
+    def next_pages(self, records: list[dict[str, Any]], payload: Any, page_size: int) -> list[Read]:
+        """The pages still to read after this one (whose ``records`` were read): all of them from the first page."""
+        if not self.stream.paged or len(records) < page_size:
             return []
         total = payload.get("total_items") if isinstance(payload, Mapping) else None
         if isinstance(total, int) and not isinstance(total, bool):
@@ -161,7 +162,11 @@ class Reader:
             self._archives = HttpClient(
                 "", connector="mailchimp", auth=None, timeout=self.settings.timeout, retry=self.settings.retry
             )
-        content = self._archives.request("GET", url).content
+        try:
+            content = self._archives.request("GET", url).content
+        except ConnectorError as exc:  # a link that expired or a storage outage: read the pages directly
+            log.warning("mailchimp: cannot fetch the results of batch %s (%s)", batch_id, exc)
+            return
         try:
             tar = tarfile.open(fileobj=io.BytesIO(gzip.decompress(content)), mode="r:")
         except (OSError, EOFError, tarfile.TarError) as exc:

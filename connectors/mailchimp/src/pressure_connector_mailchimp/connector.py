@@ -207,14 +207,15 @@ class MailchimpConnector(HttpConnector):
         while reads:
             more: list[Read] = []
             for read, payload in self.reader.read(reads):
-                nxt = read.next_pages(payload, self.settings.page_size)
+                records = read.records(payload)
+                nxt = read.next_pages(records, payload, self.settings.page_size)
                 more += nxt
                 cid = read.campaign["id"]
                 outstanding[cid] += len(nxt) - 1
                 if outstanding[cid] == 0 and cid in new:
                     done[cid] = mc_time(read.campaign["send_time"])
                 batch = Batch(state=current())
-                for record in read.records(payload):
+                for record in records:
                     for row in read.stream.parse(record, read.campaign):
                         if row.event_id not in seen:
                             seen.add(row.event_id)

@@ -315,7 +315,13 @@ class MailchimpSandbox(Sandbox):
     def handle(self, request: SandboxRequest) -> tuple[Reply, Fault | None]:
         """Results archives first (no auth, like a storage link), then the connection limit."""
         if request.path.startswith(ARCHIVE_PREFIX):
-            return self._archive(request), None
+            fault = self._take_fault(request)
+            if fault is not None and fault.kind == "status":
+                # the storage's own refusal, not a problem document
+                return Reply(
+                    fault.status, "<Error><Code>AccessDenied</Code></Error>", {"Content-Type": "application/xml"}
+                ), None
+            return self._archive(request), fault
         with self._flight_lock:
             self._in_flight += 1
             self.peak_connections = max(self.peak_connections, self._in_flight)
@@ -725,13 +731,14 @@ class MailchimpSandbox(Sandbox):
     @route("GET", r"/reports/(?P<campaign_id>[^/]+)/sent-to")
     def sent_to(self, request: SandboxRequest) -> Reply:
         campaign = self._campaign(request)
+        ids = list(campaign.recipients)
         rows = []
-        for mid, status in campaign.recipients.items():
+        for mid in self._page(request, ids):  # only the page's rows are built
             opens = [a.at for a in campaign.activity.get(mid, []) if a.action == "open"]
             rows.append(
                 {
                     **self._recipient_common(campaign, mid),
-                    "status": status,
+                    "status": campaign.recipients[mid],
                     "open_count": len(opens),
                     "last_open": iso(max(opens)) if opens else "",
                     "absplit_group": "",
@@ -741,12 +748,7 @@ class MailchimpSandbox(Sandbox):
             )
         return Reply(
             200,
-            {
-                "sent_to": self._page(request, rows),
-                "campaign_id": campaign.id,
-                "total_items": len(rows),
-                "_links": self._links(request),
-            },
+            {"sent_to": rows, "campaign_id": campaign.id, "total_items": len(ids), "_links": self._links(request)},
         )
 
     def _activity_of(self, campaign: Campaign, mid: str, since: float | None) -> list[dict[str, Any]]:
@@ -772,22 +774,19 @@ class MailchimpSandbox(Sandbox):
     def email_activity(self, request: SandboxRequest) -> Reply:
         campaign = self._campaign(request)
         since = self._time(request, "since")
+        if since is None:
+            ids = list(campaign.recipients)  # without "since", every recipient, activity or not
+        else:
+            # with "since", only recipients with activity after it
+            ids = [mid for mid, acts in campaign.activity.items() if any(a.at > since for a in acts)]
         rows = []
-        for mid in campaign.recipients:
-            activity = self._activity_of(campaign, mid, since)
-            # with "since", only recipients with activity after it; without, every recipient
-            if since is not None and not activity:
-                continue
-            rows.append({**self._recipient_common(campaign, mid), "activity": activity, "_links": []})
-            del rows[-1]["merge_fields"], rows[-1]["vip"]
+        for mid in self._page(request, ids):  # only the page's rows are built
+            row = {**self._recipient_common(campaign, mid), "activity": self._activity_of(campaign, mid, since)}
+            del row["merge_fields"], row["vip"]
+            rows.append({**row, "_links": []})
         return Reply(
             200,
-            {
-                "emails": self._page(request, rows),
-                "campaign_id": campaign.id,
-                "total_items": len(rows),
-                "_links": self._links(request),
-            },
+            {"emails": rows, "campaign_id": campaign.id, "total_items": len(ids), "_links": self._links(request)},
         )
 
     @route("GET", r"/reports/(?P<campaign_id>[^/]+)/email-activity/(?P<subscriber_hash>[^/]+)")
