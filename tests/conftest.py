@@ -168,7 +168,11 @@ def ledger_target(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -
 
 @pytest.fixture
 def ledger_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], Any]]:
-    """``ledger_factory()`` opens a new, empty ledger on the test's backend (each call another one)."""
+    """``ledger_factory()`` opens a new, empty ledger on the test's backend.
+
+    On PostgreSQL each call empties the test's own schema and closes the ledger the
+    previous call gave (a property test's examples would otherwise keep a connection each).
+    """
     opened: list[Any] = []
     urls: list[str] = []
 
@@ -178,10 +182,23 @@ def ledger_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Cal
         else:
             from pressure_sdk.ledger.postgres import PostgresLedger
 
-            server: PostgresServer = request.getfixturevalue("postgres_server")
-            url = server.new_schema()
-            urls.append(url)
-            led = PostgresLedger(url)
+            if not urls:
+                server: PostgresServer = request.getfixturevalue("postgres_server")
+                urls.append(server.new_schema())
+            elif opened:
+                last = opened.pop()
+                tables = [
+                    t
+                    for (t,) in last.conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+                        "AND tablename <> 'ledger_migrations'"
+                    )
+                ]
+                last.conn.execute("; ".join(f"DELETE FROM {t}" for t in tables))
+                for led in (*opened, last):
+                    led.close()
+                opened.clear()
+            led = PostgresLedger(urls[0])
         opened.append(led)
         return led
 

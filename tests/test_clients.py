@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,8 +45,21 @@ def config(brands: dict[str, Any] | None = None, rules: list[dict[str, Any]] | N
     )
 
 
+#: how this module's tests open a new, empty ledger: on each backend in turn (see below)
+_new_ledger: Callable[[], Any] = Ledger
+
+
+@pytest.fixture(autouse=True)
+def _on_each_backend(ledger_factory: Callable[[], Any]) -> Iterator[None]:
+    """Every test of this module runs on SQLite and on PostgreSQL."""
+    global _new_ledger
+    _new_ledger = ledger_factory
+    yield
+    _new_ledger = Ledger
+
+
 def workspace(cfg: Any) -> Workspace:
-    return Workspace(cfg, Ledger())
+    return Workspace(cfg, _new_ledger())
 
 
 def ingest(ws: Workspace, account: str, *events: Touch | Engagement) -> None:

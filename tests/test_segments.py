@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -149,11 +150,18 @@ def oracle(led: Ledger, policy: Policy, cfg: Any) -> dict[ListKey, set[int]]:
     return out
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(rules, st.lists(lists, min_size=1, max_size=3), touches, engagements, contacts, st.data())
-def test_lists_equal_policy_evaluate_for_every_member(rule_list, account_lists, ts, es, cs, data) -> None:  # type: ignore[no-untyped-def]
+def test_lists_equal_policy_evaluate_for_every_member(  # type: ignore[no-untyped-def]
+    ledger_factory, rule_list, account_lists, ts, es, cs, data
+) -> None:
+    # ledger_factory gives each example a new, empty ledger of the backend under test
     cfg = build(rule_list, account_lists)
-    led = Ledger()
+    led = ledger_factory()
     accounts = [a.name for a in cfg.accounts]
     for i, (who, ch, br, fam, dt, w) in enumerate(ts):
         acc = data.draw(st.sampled_from(accounts))
@@ -171,19 +179,19 @@ def test_lists_equal_policy_evaluate_for_every_member(rule_list, account_lists, 
     assert compute_lists(led, policy, cfg.accounts, NOW) == oracle(led, policy, cfg)
 
 
-def test_list_of_an_exempt_family_is_always_empty() -> None:
+def test_list_of_an_exempt_family_is_always_empty(ledger_factory: Callable[[], Ledger]) -> None:
     cfg = build([{"kind": "cap", "max": 0, "window": "1d"}], [[{"channel": "email", "family": "transactional"}]])
-    led = Ledger()
+    led = ledger_factory()
     led.ingest(Batch(touches=[Touch("t", "a@x.com", "email", "a1", "marketing", NOW)]), account="acc0")
     assert compute_lists(led, Policy(cfg), cfg.accounts, NOW) == {ListKey("acc0", "l0"): set()}
 
 
-def test_max_zero_puts_every_member_on_the_list() -> None:
+def test_max_zero_puts_every_member_on_the_list(ledger_factory: Callable[[], Ledger]) -> None:
     cfg = build(
         [{"kind": "cap", "max": 0, "window": "1d", "families": ["marketing"]}],
         [[{"channel": "email", "family": "marketing"}]],
     )
-    led = Ledger()
+    led = ledger_factory()
     led.ingest(
         Batch(touches=[Touch(f"t{i}", f"c{i}@x.com", "email", "a1", "trigger", NOW - 90 * DAY) for i in range(3)]),
         account="acc0",
@@ -193,12 +201,12 @@ def test_max_zero_puts_every_member_on_the_list() -> None:
     assert len(got) == 3 and led.contact("other@x.com").id not in got  # type: ignore[union-attr]
 
 
-def test_window_boundary_matches_decide() -> None:
+def test_window_boundary_matches_decide(ledger_factory: Callable[[], Ledger]) -> None:
     """A touch exactly one window ago no longer counts; one a second later does."""
     cfg = build(
         [{"kind": "cap", "max": 1, "window": "7d", "scope": "all"}], [[{"channel": "email", "family": "marketing"}]]
     )
-    led = Ledger()
+    led = ledger_factory()
     led.ingest(Batch(touches=[Touch("t1", "out@x.com", "email", "a1", "marketing", NOW - 7 * DAY)]), account="acc0")
     led.ingest(Batch(touches=[Touch("t2", "in@x.com", "email", "a1", "marketing", NOW - 7 * DAY + 1)]), account="acc0")
     got = compute_lists(led, Policy(cfg), cfg.accounts, NOW)[ListKey("acc0", "l0")]
@@ -206,12 +214,12 @@ def test_window_boundary_matches_decide() -> None:
     assert got == oracle(led, Policy(cfg), cfg)[ListKey("acc0", "l0")]
 
 
-def test_calendar_period_starts_at_the_contacts_local_midnight() -> None:
+def test_calendar_period_starts_at_the_contacts_local_midnight(ledger_factory: Callable[[], Ledger]) -> None:
     # NOW is Monday 2026-09-21 12:53Z; the week began at local midnight, earlier in Tokyo than in Paris
     cfg = build(
         [{"kind": "cap", "max": 1, "calendar": "week", "scope": "all"}], [[{"channel": "email", "family": "marketing"}]]
     )
-    led = Ledger()
+    led = ledger_factory()
     tokyo_monday = 1_790_000_000 - (12 * 3600 + 53 * 60 + 20) - 9 * 3600  # 2026-09-21T00:00+09:00
     paris_monday = tokyo_monday + 7 * 3600  # 2026-09-21T00:00+02:00
     for email, tz in (("tokyo@x.com", "Asia/Tokyo"), ("paris@x.com", None)):
@@ -226,11 +234,11 @@ def test_calendar_period_starts_at_the_contacts_local_midnight() -> None:
     assert got == oracle(led, Policy(cfg), cfg)[ListKey("acc0", "l0")]
 
 
-def test_a_sum_that_only_blocks_the_heavier_list_still_blocks_it() -> None:
+def test_a_sum_that_only_blocks_the_heavier_list_still_blocks_it(ledger_factory: Callable[[], Ledger]) -> None:
     # trigger weighs 1.5, marketing 1: 2 + 1 fits a max of 3, 2 + 1.5 does not
     rule = {"kind": "cap", "max": {"engaged": 0, "default": 3}, "window": "1d", "scope": "all"}
     cfg = build([rule], [[{"channel": "email", "family": "marketing"}, {"channel": "email", "family": "trigger"}]])
-    led = Ledger()
+    led = ledger_factory()
     led.ingest(Batch(touches=[Touch("t", "a@x.com", "email", "solo", "marketing", NOW, 2.0)]), account="acc0")
     got = compute_lists(led, Policy(cfg), cfg.accounts, NOW)
     cid = led.contact("a@x.com").id  # type: ignore[union-attr]
