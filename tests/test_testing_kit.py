@@ -89,6 +89,7 @@ def test_sandbox_faults(toy: ToySandbox, kind: str) -> None:
                 r.json()
     after = get(toy, "/me")
     assert after.status_code == (401 if kind == "revoke" else 200)
+    assert toy.fired == [(kind, "GET", "/api/me")], "each fault that fired is logged once"
 
 
 def test_sandbox_timeout_fault_holds_the_answer(toy: ToySandbox) -> None:

@@ -163,7 +163,8 @@ def test_fault_fails_the_account_then_a_rerun_converges(
     try:
         faulty = workspace(tmp_path, sb, retry={"max_attempts": 3}, **settings)
         fault = dict(fault)
-        sb.inject(fault.pop("kind"), **fault)
+        kind = fault.pop("kind")
+        sb.inject(kind, **fault)
         report = run_sync(faulty)
         account = report.accounts[0]
         assert report.exit_code == 1 and not account.ok and account.name == ACCOUNT
@@ -172,6 +173,10 @@ def test_fault_fails_the_account_then_a_rerun_converges(
             assert f"account {ACCOUNT!r}" in (account.error or "") and "401" in (account.error or "")
         if name == "timeout":
             assert "timeout" in (account.error or "")
+        # the fault happened, and the client did what it should: retried a transient one (3 tries in
+        # all), never a malformed answer or a refused key
+        tries = 1 if name in ("malformed JSON", "key revoked mid-run") else 3
+        assert sb.fired == [(kind, sb.fired[0][1], f"/v3{fault['path']}")] * tries
         # the fault passes; the key is valid again; a plain rerun converges to the clean result
         sb.clear_faults()
         sb.revoke(False)

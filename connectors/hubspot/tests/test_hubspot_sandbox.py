@@ -307,3 +307,14 @@ def test_the_sandbox_imports_nothing_from_the_connector() -> None:
                 assert not module.startswith("pressure_connector_"), f"{path.name} imports {module}"
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith("pressure_connector_") for a in node.names), path.name
+
+
+def test_a_trailing_slash_is_answered_as_hubspot_does(sandbox: HubSpotSandbox) -> None:
+    import requests
+
+    headers = {"Authorization": f"Bearer {sandbox.credential}"}
+    body = {"name": "slashed", "objectTypeId": "0-1", "processingType": "MANUAL"}
+    r = requests.post(f"{sandbox.url}/crm/v3/lists/", json=body, headers=headers, timeout=5)
+    assert r.status_code == 200 and r.json()["list"]["name"] == "slashed"
+    found = requests.get(f"{sandbox.url}/crm/v3/lists/object-type-id/0-1/name/slashed/", headers=headers, timeout=5)
+    assert found.status_code == 200 and found.json()["list"]["listId"] == r.json()["list"]["listId"]

@@ -208,6 +208,10 @@ def test_timeout_is_retried(tmp_path: Path, sb: HubSpotSandbox, clean: Any) -> N
     cfg = workspace(tmp_path, sb, timeout=0.3)
     sb.inject("timeout", delay=1.0, times=1, path="/email/public/v1/events")
     rerun(cfg)
+    # the timeout fired, on the first events request, and the client asked the same page again
+    assert sb.fired == [("timeout", "GET", "/email/public/v1/events")]
+    events = [r for r in sb.requests if r.path == "/email/public/v1/events"]
+    assert len(events) >= 2 and events[1].query == events[0].query
     assert_converged(cfg, sb, clean)
 
 

@@ -122,6 +122,9 @@ class Sandbox:
     platform: ClassVar[str] = ""
     #: prefix every route lives under (e.g. ``/v3`` for Brevo)
     prefix: ClassVar[str] = ""
+    #: whether a path with a trailing slash reaches the route without it, as on platforms that
+    #: document both spellings (HubSpot's reference writes ``POST /crm/v3/lists/``)
+    trailing_slash: ClassVar[bool] = False
     #: the demo brand whose exports ``--seed demo`` loads (examples/demo/data/<brand>)
     demo_brand: ClassVar[str] = ""
     #: default rate budgets per bucket: ``{bucket: (requests, window seconds)}``
@@ -153,6 +156,8 @@ class Sandbox:
         self.lock = threading.RLock()
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
+        #: every fault that fired, as ``(kind, method, path)``, so a test can say it happened
+        self.fired: list[tuple[str, str, str]] = []
         self.revoked = False
         self._windows: dict[str, tuple[float, int]] = {}
         self._server: ThreadingHTTPServer | None = None
@@ -334,13 +339,17 @@ class Sandbox:
                     f.times -= 1
                     if f.times == 0:
                         self.faults.remove(f)
+                    self.fired.append((f.kind, request.method, request.path))
                     return f
         return None
 
     def _dispatch(self, request: SandboxRequest) -> Reply:
         allowed = False
+        path = request.path[len(self.prefix) :] if request.path.startswith(self.prefix) else "\0"
+        if self.trailing_slash and len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/")
         for method, pattern, name in self._routes:
-            m = pattern.match(request.path[len(self.prefix) :] if request.path.startswith(self.prefix) else "\0")
+            m = pattern.match(path)
             if not m:
                 continue
             allowed = True

@@ -100,6 +100,8 @@ class HubSpotSandbox(Sandbox):
     """HubSpot on localhost: contacts, email events, the subscriptions timeline, MANUAL lists."""
 
     platform: ClassVar[str] = "hubspot"
+    #: HubSpot answers ``POST /crm/v3/lists/`` (as its reference writes it) like ``POST /crm/v3/lists``
+    trailing_slash: ClassVar[bool] = True
     demo_brand: ClassVar[str] = "maison-paris"
     #: Professional/Enterprise private apps: 190 requests per rolling 10 seconds; the CRM
     #: search has its own budget of about 5 per second
