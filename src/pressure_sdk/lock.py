@@ -9,10 +9,13 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .errors import LockedError
+from .ledger import is_url
 from .ledger.store import LedgerPathError, path_problem
 
 
@@ -70,3 +73,13 @@ class WorkspaceLock:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+
+
+def run_lock(target: str | Path, workspace: str, clients: Sequence[str], *, wait: float = 0.0) -> Any:
+    """The lock of one run on a ledger: ``<ledger>.lock`` beside a SQLite file; on a PostgreSQL
+    ledger, an advisory lock per workspace and client, so runs of other clients do not wait."""
+    if is_url(target):
+        from .ledger.postgres import PostgresRunLock
+
+        return PostgresRunLock(str(target), workspace, clients, wait=wait)
+    return WorkspaceLock(f"{target}.lock", wait=wait)
