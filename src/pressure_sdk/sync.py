@@ -13,8 +13,8 @@ from .config import AccountConfig, ListConfig, WorkspaceConfig
 from .connectors.base import Connector
 from .connectors.registry import get_connector
 from .errors import ConfigError, GuardError, InvalidValueError, PressureError
-from .ledger import IngestResult, Ledger
-from .lock import WorkspaceLock
+from .ledger import IngestResult, Ledger, open_ledger
+from .lock import run_lock
 from .models import AUDIENCE_STATUSES, Batch
 from .policy import Policy
 from .progress import PhaseHandle, ProgressObserver, phase
@@ -282,8 +282,9 @@ def run_sync(
         )
         raise ConfigError(msg)
     connectors = build_connectors(cfg, selected)
-    with WorkspaceLock(f"{cfg.ledger_path}.lock", wait=wait):
-        ledger = Ledger(cfg.ledger_path)
+    clients = sorted({cfg.client_of_account(a) for a in selected})
+    with run_lock(cfg.ledger_target, cfg.workspace.name, clients, wait=wait):
+        ledger = open_ledger(cfg.ledger_target)
         try:
             ledger.check_writable()
             opts: dict[str, Any] = {
