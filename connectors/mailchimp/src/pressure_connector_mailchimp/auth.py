@@ -25,7 +25,7 @@ def datacenter(key: str) -> str:
     if not sep or not _DC.match(dc):
         msg = (
             "the Mailchimp API key has no data-centre suffix: a key looks like '0123…cdef-us6'; "
-            "copy the whole key from Account → Extras → API keys"
+            "copy the whole key, suffix included"
         )
         raise AuthError(msg, connector="mailchimp")
     return dc

@@ -48,7 +48,7 @@ class MailchimpConnector(HttpConnector):
     max_batch: ClassVar[int] = SEGMENT_BATCH
     #: the data centre comes from the key's suffix (``…-us6``)
     default_base_url: ClassVar[str] = "https://{dc}.api.mailchimp.com/3.0"
-    credential_hint: ClassVar[str] = "a Mailchimp API key (Profile → Extras → API keys; it ends in -<data centre>)"
+    credential_hint: ClassVar[str] = "a Mailchimp API key (it ends in its data centre, such as -us6)"
     sink_class: ClassVar[type[StaticSegments]] = StaticSegments
 
     settings: MailchimpSettings
@@ -127,7 +127,7 @@ class MailchimpConnector(HttpConnector):
             if response.status_code == 404:
                 msg = (
                     f"account {self.account.name!r}: Mailchimp has no audience {self.settings.list_id!r}; "
-                    "check settings.list_id (Audience → Settings → Audience name and defaults)"
+                    "check settings.list_id (the audience id, shown in the audience's settings)"
                 )
                 raise ConnectorError(msg, connector=self.name)
             body = self.client.decode(response) or {}
