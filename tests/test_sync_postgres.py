@@ -86,3 +86,37 @@ def test_the_workspace_ledger_key_takes_a_url(tmp_path: Path, postgres_url: str)
     with open_ledger(postgres_url) as led:
         assert led.count("touches") == 1
     assert not list(tmp_path.iterdir())  # no file made for a URL
+
+
+def test_cli_check_status_and_forget_on_a_postgresql_workspace(tmp_path: Path, postgres_url: str) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from pressure_sdk.cli import cli
+    from pressure_sdk.workspace import Workspace
+
+    url = postgres_url.replace("postgres@", "postgres:not-shown@")  # trust auth: any password
+    toml = tmp_path / "pressure.toml"
+    toml.write_text(f'[workspace]\nledger = "{url}"\n\n[brands.acme]\n')
+    with Workspace.open(toml) as ws:
+        assert ws.reserve("gone@x.com", "email", "acme", "marketing", NOW).allowed
+        assert ws.reserve("kept@x.com", "email", "acme", "marketing", NOW).allowed
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(cli, [*args, "--config", str(toml)])
+        return result.exit_code, result.output
+
+    code, out = invoke("check")
+    assert code == 0 and "readable and writable" in out, out
+    code, out = invoke("status", "--json")
+    assert code == 0, out
+    status = json.loads(out)
+    assert status["ledger"] == url.replace("not-shown", "***") and status["touches"] == 2
+    code, out = invoke("forget", "gone@x.com", "--yes")
+    assert code == 0 and "erased gone@x.com from default" in out, out
+    for code, out in (invoke("check"), invoke("status"), invoke("forget", "kept@x.com")):
+        assert "not-shown" not in out
+    with open_ledger(postgres_url) as led:
+        assert led.contact("gone@x.com") is None and led.count("touches") == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["pressure.toml"]

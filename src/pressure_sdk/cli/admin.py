@@ -12,7 +12,7 @@ from ..config import load_config
 from ..connectors.registry import available, get_connector
 from ..errors import ConfigError, PressureError
 from ..explain import footprint
-from ..ledger import Ledger
+from ..ledger import describe, is_url, open_ledger
 from ..validate import check_email
 from ..workspace import Workspace
 from .base import _handle_errors, cli, config_option, json_option
@@ -84,17 +84,18 @@ def forget(config_path: str, email: str, yes: bool, client: str | None) -> None:
     key = check_email(email)
     clients = [client] if client else cfg.client_names
     where = f"client {client}" if client else "every client"
-    if cfg.ledger_path.exists():
+    shown = describe(cfg.ledger_target)
+    if is_url(cfg.ledger_target) or cfg.ledger_path.exists():
         with Workspace(cfg) as ws:
             found = footprint(ws.ledger, key, clients, ws.now())
-        click.echo(f"{key} in {cfg.ledger_path}:")
+        click.echo(f"{key} in {shown}:")
         for f in found:
             click.echo(f"  {f.text()}")
     else:
-        click.echo(f"{key}: no ledger yet at {cfg.ledger_path}; nothing to erase")
+        click.echo(f"{key}: no ledger yet at {shown}; nothing to erase")
     if not yes:
-        click.confirm(f"Erase every trace of {key} ({where}) from {cfg.ledger_path}?", abort=True)
-    with Ledger(cfg.ledger_path) as led:
+        click.confirm(f"Erase every trace of {key} ({where}) from {shown}?", abort=True)
+    with open_ledger(cfg.ledger_target) as led:
         erased = led.forget(key, clients)
     if erased:
         click.echo(f"erased {key} from {', '.join(erased)}; one-way tombstones keep it out of future imports ({where})")

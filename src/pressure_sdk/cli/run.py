@@ -18,7 +18,7 @@ import click
 from ..config import AccountConfig, load_config
 from ..connectors.base import Connector
 from ..errors import LedgerError, LockedError, PressureError
-from ..ledger import Ledger, LedgerPathError
+from ..ledger import Ledger, LedgerPathError, describe, open_ledger
 from ..progress import BarProgress, LineProgress, ProgressObserver
 from ..sync import StopRequest, build_connectors, run_sync, select_accounts
 from ..timeutil import now as clock_now
@@ -186,7 +186,7 @@ def check(config_path: str, as_json: bool) -> None:
     cfg = load_config(config_path)
     connectors = build_connectors(cfg, select_accounts(cfg, None))
     results: list[dict[str, Any]] = []
-    led, ledger = _check_ledger(cfg.ledger_path)
+    led, ledger = _check_ledger(cfg.ledger_target)
     try:
         for name, conn in connectors.items():
             try:
@@ -215,10 +215,11 @@ def check(config_path: str, as_json: bool) -> None:
     sys.exit(0 if ok else (ledger["exit_code"] or 1))
 
 
-def _check_ledger(path: Any) -> tuple[Ledger | None, dict[str, Any]]:
+def _check_ledger(target: Any) -> tuple[Ledger | None, dict[str, Any]]:
     """Open the ledger and try a write (rolled back): the open ledger, or None, and what was found."""
+    path = describe(target)  # the file, or the URL without its password
     try:
-        led = Ledger(path)
+        led = open_ledger(target)
     except LedgerError as exc:
         return None, {"path": str(path), "ok": False, "message": str(exc), "exit_code": exc.exit_code}
     try:

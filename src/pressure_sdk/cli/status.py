@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from ..config import load_config
-from ..ledger import RunRecord
+from ..ledger import RunRecord, describe
 from ..progress import duration
 from ..sync import _grid, audience_watermark
 from ..tiers import score_all
@@ -137,7 +137,7 @@ def status(config_path: str, now_text: str | None, n_runs: int, client: str | No
                 "lists": [{"account": a, "list": lst, "size": n} for a, lst, n in sizes if a in accounts],
             }
         out: dict[str, Any] = {
-            "ledger": str(cfg.ledger_path),
+            "ledger": describe(cfg.ledger_target),
             "as_of": to_iso(t),
             "contacts": sum(c["contacts"] for c in clients.values()),
             "touches": sum(c["touches"] for c in clients.values()),

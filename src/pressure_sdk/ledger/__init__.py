@@ -23,6 +23,7 @@ __all__ = [
     "Member",
     "RunRecord",
     "event_uid",
+    "describe",
     "group_by_contact",
     "is_url",
     "open_ledger",
@@ -33,6 +34,15 @@ __all__ = [
 def is_url(target: str | Path) -> bool:
     """Whether a ledger target is a PostgreSQL URL (``postgresql://…``) rather than a SQLite file."""
     return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def describe(target: str | Path) -> str:
+    """A ledger target for messages: the file's path, or the URL without its password."""
+    if is_url(target):
+        from .postgres import redact_url
+
+        return redact_url(str(target))
+    return str(target)
 
 
 def open_ledger(target: str | Path) -> Ledger:
