@@ -302,3 +302,19 @@ def test_child_stream_reads_once_per_selected_parent_record_and_resumes_at_the_p
     assert batches[0].state["resume"] == {"limit": 2, "offset": 2}
     assert stable_id("s", "a@x.com", 1) == stable_id("s", "a@x.com", 1) != stable_id("s", "a@x.com", 2)
     assert "a@x.com" not in stable_id("s", "a@x.com", 1)
+
+
+def test_after_a_resumed_window_the_next_starts_as_a_new_run_would_with_its_overlap(
+    env: None, mock: responses.RequestsMock
+) -> None:
+    """Pages read before the kill may have gained events since: the overlap reads them again."""
+    c = make()
+    cursor = IncrementalCursor(backfill=DAY, overlap=3600)
+    killed = {"until": NOW - DAY, "window": [NOW - DAY, NOW], "stream": 0, "resume": {"limit": 2, "offset": 2}}
+    mock.get(f"{BASE}/ordered", json={"events": [ev(3)]})  # the rest of the old window
+    mock.get(f"{BASE}/ordered", json={"events": []})  # then from its end minus the overlap
+    states = [b.state for b in pull_windows(cursor, [Ordered(c)], killed, now=NOW + 7200) if b.state]
+    assert query(mock.calls[0])["offset"] == "2" and query(mock.calls[1])["offset"] == "0"
+    assert {"until": NOW} in states and states[-1] == {"until": NOW + 7200}
+    second = [s for s in states if isinstance(s, dict) and s.get("window")][-1]
+    assert second["window"] == [NOW - 3600, NOW + 7200], "the next window starts an overlap before the old end"

@@ -539,11 +539,11 @@ def pull_windows(
         a = cursor.start(watermark, now)
     while a < end or pending is not None:
         if pending is not None:
-            window, pending = pending, None
+            window, pending, resumed = pending, None, True
             first, resume = loaded.stream, loaded.resume
         else:
             window = Window(a, end if step is None else min(a + step, end))
-            first, resume = 0, None
+            first, resume, resumed = 0, None, False
         one_page = True
         seen = RowDedupe()
         for index in range(first, len(streams)):
@@ -562,7 +562,9 @@ def pull_windows(
         yield Batch(state=cursor.dump(CursorState(watermark)))
         if cursor.max_step is not None and step is not None:
             step = min(step * 2, cursor.max_step) if one_page else cursor.step
-        a = window.end
+        # after a window resumed from an earlier run, go on as a new run would, overlap included:
+        # what happened since that run in the pages read before it stopped is read again
+        a = cursor.start(watermark, now) if resumed else window.end
 
 
 __all__ = [
