@@ -280,3 +280,16 @@ def test_an_import_naming_an_unknown_brand_fails_that_account_and_writes_nothing
     with Ledger(tmp_path / "ledger.db") as led:
         assert led.contact("a@x.com") is None and led.contact("c@x.com") is not None
         assert led.watermark("acme") is None
+
+
+def test_a_failed_account_is_named_once_in_its_error() -> None:
+    from pressure_sdk.sync import AccountReport
+
+    rep = AccountReport("maison-paris", "hubspot")
+    rep.fail("pull: account 'maison-paris': environment variable HUBSPOT_TOKEN is not set")
+    rep.fail("push l: account 'maison-paris' (HUBSPOT_TOKEN): → 401: bad token")
+    rep.fail("push m: account 'velo': another account's words stay")
+    assert rep.error == (
+        "pull: environment variable HUBSPOT_TOKEN is not set; push l: → 401: bad token; "
+        "push m: account 'velo': another account's words stay"
+    )

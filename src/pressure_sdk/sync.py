@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import os
 import time
 from collections.abc import Sequence
@@ -93,7 +94,12 @@ class AccountReport:
     stopped: bool = False
 
     def fail(self, message: str) -> None:
-        """Mark the account failed, adding ``message`` to its error."""
+        """Mark the account failed, adding ``message`` to its error.
+
+        The report already names the account: a message that names it again (as the
+        connectors' own messages do, for use outside a run) loses that part.
+        """
+        message = re.sub(rf"account {re.escape(repr(self.name))}(?: \([^)]*\))?: ", "", message)
         self.ok = False
         self.error = message if self.error is None else f"{self.error}; {message}"
 

@@ -134,8 +134,17 @@ class HttpConnector(Connector):
                 resolutions=self.resolutions,
                 retry_after=self.retry_after,
                 error_message=self.error_message,
+                auth_hint=self.auth_hint(),
             )
         return self._client
+
+    def auth_hint(self) -> str | None:
+        """What a refused credential asks the user to check: the variables that hold it."""
+        env = self.account.credential_env
+        if not env:
+            return None
+        names = ", ".join(self.credentials_model.variables(env).values())
+        return f"{names} ({self.credential_hint})"
 
     @property
     def sink(self) -> ListSink[Any]:

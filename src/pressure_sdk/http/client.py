@@ -96,8 +96,11 @@ class HttpClient:
         error_message: Callable[[requests.Response], str | None] = default_error_message,
         request_id_headers: Sequence[str] = REQUEST_ID_HEADERS,
         session: requests.Session | None = None,
+        auth_hint: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: what to check when the platform refuses the credential (e.g. the variable holding it)
+        self.auth_hint = auth_hint
         self.connector = connector
         self.auth = auth
         # connect quickly or not at all; reads get the configured time
@@ -309,7 +312,8 @@ class HttpClient:
         }
         action = resolution.action
         if action in (Action.AUTH_FAILED, Action.REFRESH_AUTH):
-            return AuthError(f"{message}; check the credential and its permissions", **kw)
+            what = self.auth_hint or "the credential"
+            return AuthError(f"{message}; check {what} and its permissions", **kw)
         if action is Action.RATE_LIMITED:
             return RateLimitError(f"{message}; still limited after retries, the next run resumes", **kw)
         if action is Action.RETRY:

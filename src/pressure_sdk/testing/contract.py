@@ -465,6 +465,9 @@ class _HttpTests:
         assert len(harness.sandbox.requests) - before == 1, "a refused credential must not be retried"
         assert recorded_sleeps == []
         assert not [s for s in harness.secrets if s in str(err.value)]
+        # the message says what to fix: the variable that holds the refused credential
+        env = connector.account.credential_env
+        assert env and env in str(err.value), f"{err.value} does not name {env}"
 
     def test_429_waits_as_told(self, harness: ContractHarness, recorded_sleeps: list[float]) -> None:
         assert harness.sandbox is not None

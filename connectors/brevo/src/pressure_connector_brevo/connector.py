@@ -96,8 +96,9 @@ class BrevoConnector(HttpConnector):
 
     def _named(self, exc: AuthError) -> AuthError:
         """The same refusal, saying which account's key it was (a workspace may hold several)."""
-        if f"account {self.account.name!r}" in str(exc):  # a missing variable is already named
-            return exc
+        env = self.account.credential_env or ""
+        if f"account {self.account.name!r}" in str(exc) or (env and env in str(exc)):
+            return exc  # the account or its variable is already named
         return AuthError(
             f"account {self.account.name!r} ({self.account.credential_env}): {exc}",
             connector=self.name,
