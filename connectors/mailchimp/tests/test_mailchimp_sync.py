@@ -200,7 +200,8 @@ def test_a_fault_fails_the_account_then_a_rerun_converges(
             assert len(hits) == 1 and recorded_sleeps == [] and "not JSON" in error
         else:  # revoked: one refusal, never retried
             assert [r.status for r in hits] == [200, 401] and recorded_sleeps == []
-            assert f"account {ACCOUNT!r}" in error and "401" in error and "API Key Invalid" in error
+            assert f"check {ENV}" in error and "401" in error and "API Key Invalid" in error
+            assert f"account {ACCOUNT!r}" not in error  # the report names the account once
         # the fault passes; the key is valid again; a plain rerun converges to the clean result
         sb.clear_faults()
         sb.revoke(False)

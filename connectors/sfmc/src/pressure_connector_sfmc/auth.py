@@ -67,12 +67,15 @@ class SfmcAuth(OAuth2ClientCredentials):
         scope: str | None = None,
         leeway: float = 60.0,
         clock: Callable[[], float] = time.time,
+        hint: str = "the client id, secret and account id (MID)",
     ) -> None:
         super().__init__(token_url, client_id, client_secret, scope=scope, leeway=leeway, clock=clock)
         register_secret(client_id)
         register_secret(account_id)
         self.account_id = account_id
         self.http = http
+        #: what a refusal asks the user to check (the variables holding the credentials)
+        self.hint = hint
         self.rest_url = ""
         self.soap_url = ""
         #: tokens fetched so far (reports and tests)
@@ -100,7 +103,7 @@ class SfmcAuth(OAuth2ClientCredentials):
             said = body.get("error_description") or body.get("error") or body.get("message") or "no reason given"
             msg = (
                 f"token endpoint {self.token_url} refused the client credentials ({response.status_code}: "
-                f"{redact(str(said))}); check the client id, secret and account id (MID) and the package's scopes"
+                f"{redact(str(said))}); check {self.hint} and the package's scopes"
             )
             raise AuthError(msg, connector="sfmc", status=response.status_code, body=redact(response.text[:500]))
         payload = json_object(response)

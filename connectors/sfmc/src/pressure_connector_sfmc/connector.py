@@ -298,6 +298,7 @@ class SfmcConnector(HttpConnector):
             http=self._token_http,
             scope=self.settings.scope,
             clock=lambda: self.token_clock(),
+            hint=self.auth_hint() or "the client id, secret and account id (MID)",
         )
         return self._auth
 
