@@ -293,3 +293,26 @@ def test_a_failed_account_is_named_once_in_its_error() -> None:
         "pull: environment variable HUBSPOT_TOKEN is not set; push l: → 401: bad token; "
         "push m: account 'velo': another account's words stay"
     )
+
+
+def test_connectors_pull_windows_follow_the_workspace_clock(tmp_path: Path) -> None:
+    import time
+
+    from pressure_sdk.sync import build_connectors
+
+    frozen = parse_config(
+        {
+            "workspace": {"now": "2026-11-16T09:00:00+01:00"},
+            "brands": {"acme": {}},
+            "accounts": [{"name": "acme", "connector": "memory", "brand": "acme"}],
+        },
+        base_dir=tmp_path,
+    )
+    (conn,) = build_connectors(frozen, frozen.accounts).values()
+    assert conn.now() == frozen.clock == 1_794_816_000
+    live = parse_config(
+        {"brands": {"acme": {}}, "accounts": [{"name": "acme", "connector": "memory", "brand": "acme"}]},
+        base_dir=tmp_path,
+    )
+    (conn,) = build_connectors(live, live.accounts).values()
+    assert abs(conn.now() - time.time()) < 5

@@ -69,6 +69,8 @@ class Connector(ABC):
     settings_model: ClassVar[type[BaseModel]]
     #: largest number of list changes the platform accepts in one call
     max_batch: ClassVar[int] = 10_000
+    #: the workspace's frozen ``now`` (epoch seconds), if it sets one
+    clock: int | None = None
 
     def __init__(self, account: AccountConfig, settings: Any, *, base_dir: Path, timezone: str) -> None:
         self.account = account
@@ -87,11 +89,17 @@ class Connector(ABC):
             lines = [f"  {where}.{line.strip()}" for line in text]
             msg = "\n".join([f"{cfg.source}: invalid settings for connector {cls.name!r}", *lines])
             raise ConfigError(msg) from None
-        return cls(account, settings, base_dir=cfg.base_dir, timezone=cfg.workspace.timezone)
+        conn = cls(account, settings, base_dir=cfg.base_dir, timezone=cfg.workspace.timezone)
+        conn.clock = cfg.clock
+        return conn
 
     def now(self) -> float:
-        """The current time for windows of pulls (tests and the contract kit replace it)."""
-        return time.time()
+        """The current time for windows of pulls: the workspace's ``now`` when it sets one, else the clock.
+
+        A workspace frozen at an instant (a demo, a replay) pulls the same windows whatever
+        day it runs. Tests and the contract kit replace this method.
+        """
+        return float(self.clock) if self.clock is not None else time.time()
 
     def resolve(self, path: str) -> Path:
         """A path from the account's settings, relative to the workspace file's folder."""
