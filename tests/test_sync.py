@@ -260,7 +260,9 @@ def test_a_mass_addition_stops_unless_forced(tmp_path: Path) -> None:
     MemoryConnector.SOURCES["acme"] = [mk(i * 10 + j, f"c{i}@x.com", "acme", j + 1) for i in range(2) for j in range(3)]
     cfg = workspace(tmp_path)
     assert run_sync(cfg, now=NOW).accounts[0].lists[0].added == 2
-    MemoryConnector.SOURCES["acme"] += [mk(100 + i * 10 + j, f"n{i}@x.com", "acme", j + 1) for i in range(3) for j in range(3)]
+    MemoryConnector.SOURCES["acme"] += [
+        mk(100 + i * 10 + j, f"n{i}@x.com", "acme", j + 1) for i in range(3) for j in range(3)
+    ]
     stopped = run_sync(cfg, now=NOW)
     assert stopped.exit_code == 1
     assert "would grow the list from 2 to 5 contacts" in (stopped.accounts[0].lists[0].error or "")
