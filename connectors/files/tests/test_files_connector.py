@@ -808,3 +808,19 @@ def test_end_to_end_ingest_is_idempotent(tmp_path: Path) -> None:
         "a@x.io,crm-a",
         "b@x.io,",
     ]
+
+
+def test_a_push_removes_what_a_killed_write_left_behind(tmp_path: Path) -> None:
+    conn = make(tmp_path, out_dir="lists")
+    lst = workspace(tmp_path, {}).accounts[0].lists[0]
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    left = [folder / f".{lst.name}.csv.0a1b2c3d.tmp", folder / f".{lst.name}.adds.csv.deadbeef.tmp"]
+    keep = [folder / "notes.tmp", folder / f".{lst.name}.csv.backup.tmp", folder / ".other.csv.0a1b2c3d.tmp"]
+    for p in left + keep:
+        p.write_text("partial")
+    amy = Member(1, "amy@x.io", None)
+    list(conn.push(lst, adds=[amy], removes=[], members=[amy]))
+    assert not [p for p in left if p.exists()]
+    assert all(p.exists() for p in keep)
+    assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == sorted(p.name for p in keep)

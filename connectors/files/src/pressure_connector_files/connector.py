@@ -14,6 +14,7 @@ import glob
 import hashlib
 import logging
 import os
+import re
 import secrets
 import sys
 import tempfile
@@ -385,6 +386,7 @@ class FilesConnector(Connector):
         folder, name = path.parent, lst.name
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            _remove_leftovers(folder, (f"{name}.adds.csv", f"{name}.removes.csv", path.name))
             # the full list last: it is what a reader of the folder trusts
             _write_members(folder / f"{name}.adds.csv", adds)
             _write_members(folder / f"{name}.removes.csv", removes)
@@ -505,6 +507,17 @@ def _atomic_text(path: Path) -> Iterator[IO[str]]:
         f.commit()
     finally:
         f.discard()
+
+
+def _remove_leftovers(folder: Path, names: Sequence[str]) -> None:
+    """Temporary files a killed run left behind while writing these files.
+
+    One run per workspace holds the lock, so no other writer's temporary file can be here.
+    """
+    for name in names:
+        for tmp in folder.glob(f".{glob.escape(name)}.*.tmp"):
+            if re.fullmatch(rf"\.{re.escape(name)}\.[0-9a-f]{{8}}\.tmp", tmp.name):
+                tmp.unlink(missing_ok=True)
 
 
 def _create_temp(path: Path) -> tuple[int, Path]:
