@@ -43,6 +43,7 @@ from .store import (
     Member,
     RunRecord,
     _uid_maker,
+    batch_emails,
     event_uid,
 )
 
@@ -463,20 +464,7 @@ class PostgresLedger:
 
     def _ingest(self, batch: Batch, account: str, client: str, default_brand: str | None) -> IngestResult:
         result = IngestResult()
-        key: dict[str, str] = {}
-        first_seen: dict[str, int | None] = {}
-        for group in (batch.touches, batch.engagements):
-            for ev in group:
-                raw = ev.email
-                k = key.get(raw)
-                if k is None:
-                    k = key[raw] = normalize_email(raw)
-                seen = first_seen.get(k)
-                if seen is None or ev.at < seen:
-                    first_seen[k] = ev.at
-        for c in batch.contacts:
-            k = key.setdefault(c.email, normalize_email(c.email))
-            first_seen.setdefault(k, None)
+        key, first_seen = batch_emails(batch)
         if not first_seen:
             return result
         created0 = self.contacts_created

@@ -506,21 +506,7 @@ class Ledger(ListQueries):
 
     def _ingest(self, batch: Batch, account: str, client: str, default_brand: str | None) -> IngestResult:
         result = IngestResult()
-        # Sources should send normalized emails; normalize once per distinct value anyway.
-        key: dict[str, str] = {}
-        first_seen: dict[str, int | None] = {}
-        for group in (batch.touches, batch.engagements):
-            for ev in group:
-                raw = ev.email
-                k = key.get(raw)
-                if k is None:
-                    k = key[raw] = normalize_email(raw)
-                seen = first_seen.get(k)
-                if seen is None or ev.at < seen:
-                    first_seen[k] = ev.at
-        for c in batch.contacts:
-            k = key.setdefault(c.email, normalize_email(c.email))
-            first_seen.setdefault(k, None)
+        key, first_seen = batch_emails(batch)
         if not first_seen:
             return result
         created0 = self.contacts_created
@@ -1043,6 +1029,29 @@ class Ledger(ListQueries):
 
 
 _pk = operator.itemgetter(0, 1, 2, 3)
+
+
+def batch_emails(batch: Batch) -> tuple[dict[str, str], dict[str, int | None]]:
+    """Each raw email of a batch → its normalized key, and each key → its earliest event time.
+
+    Sources should send normalized emails; each distinct value is normalized once anyway.
+    Contacts without events get ``None``.
+    """
+    key: dict[str, str] = {}
+    first_seen: dict[str, int | None] = {}
+    for group in (batch.touches, batch.engagements):
+        for ev in group:
+            raw = ev.email
+            k = key.get(raw)
+            if k is None:
+                k = key[raw] = normalize_email(raw)
+            seen = first_seen.get(k)
+            if seen is None or ev.at < seen:
+                first_seen[k] = ev.at
+    for c in batch.contacts:
+        k = key.setdefault(c.email, normalize_email(c.email))
+        first_seen.setdefault(k, None)
+    return key, first_seen
 
 
 def group_by_contact(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
