@@ -6,6 +6,7 @@ the file: an account names the environment variable that holds its credential.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -650,8 +651,17 @@ def parse_config(data: dict[str, Any], *, source: str = "<config>", base_dir: Pa
     return cfg.model_copy(update={"base_dir": base_dir or Path("."), "source": source})
 
 
+#: environment variable that replaces the file's ``workspace.ledger`` (run one workspace on
+#: another ledger, e.g. the demo on PostgreSQL, without editing the file)
+LEDGER_ENV = "PRESSURE_LEDGER"
+
+
 def load_config(path: str | Path) -> WorkspaceConfig:
-    """Read and validate a workspace TOML file."""
+    """Read and validate a workspace TOML file.
+
+    ``$PRESSURE_LEDGER``, when set, replaces ``workspace.ledger`` (a path or a
+    ``postgresql://`` URL).
+    """
     p = Path(path)
     try:
         raw = p.read_bytes()
@@ -666,4 +676,7 @@ def load_config(path: str | Path) -> WorkspaceConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"{p}: not valid TOML: {exc}"
         raise ConfigError(msg) from None
+    ledger = os.environ.get(LEDGER_ENV, "").strip()
+    if ledger:
+        data = {**data, "workspace": {**(data.get("workspace") or {}), "ledger": ledger}}
     return parse_config(data, source=str(p), base_dir=p.resolve().parent)
