@@ -15,7 +15,7 @@ from typing import Any
 
 from .config import AccountConfig, ListConfig, WorkspaceConfig
 from .errors import ConfigError
-from .ledger import Ledger
+from .ledger import LedgerAPI
 from .models import CountedTouch, Decision, Reason
 from .policy import ContactState, Policy
 from .segments import list_candidate
@@ -257,7 +257,7 @@ def _n(k: int, one: str, many: str | None = None) -> str:
     return f"{k} {one if k == 1 else (many or one + 's')}"
 
 
-def footprint(ledger: Ledger, email: str, clients: Sequence[str], now: int) -> list[Footprint]:
+def footprint(ledger: LedgerAPI, email: str, clients: Sequence[str], now: int) -> list[Footprint]:
     """Per client, what the ledger holds about ``email`` (read only)."""
     key = check_email(email)
     out: list[Footprint] = []

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .config import AccountConfig, AttributeMax, CapRule, GapRule, ListConfig, QuietRule
-from .ledger import Ledger, group_by_contact
+from .ledger import LedgerAPI, group_by_contact
 from .ledger.lists import SumFloor, TouchFilter, scope_key
 from .models import CLIENT_WIDE, Candidate
 from .policy import ContactState, Match, Policy
@@ -49,7 +49,7 @@ def list_candidate(account: AccountConfig, lst: ListConfig, now: int) -> Candida
 
 
 def compute_lists(
-    ledger: Ledger, policy: Policy, accounts: Sequence[AccountConfig], now: int
+    ledger: LedgerAPI, policy: Policy, accounts: Sequence[AccountConfig], now: int
 ) -> dict[ListKey, set[int]]:
     """The desired members of every list of ``accounts``, as contact ids.
 
@@ -93,7 +93,7 @@ def compute_lists(
 
 
 def _consent(
-    ledger: Ledger,
+    ledger: LedgerAPI,
     policy: Policy,
     targets: Sequence[_Target],
     now: int,
@@ -165,7 +165,7 @@ class _Limits:
 
 
 def _cap(
-    ledger: Ledger,
+    ledger: LedgerAPI,
     policy: Policy,
     r: CapRule,
     counts: Match,
@@ -225,7 +225,7 @@ def _cap(
 
 
 def _zero_history(
-    ledger: Ledger,
+    ledger: LedgerAPI,
     limits: _Limits,
     targets: Sequence[_Target],
     blocked: dict[ListKey, set[int]],
@@ -252,7 +252,7 @@ def _zero_history(
 
 
 def _gap(
-    ledger: Ledger,
+    ledger: LedgerAPI,
     policy: Policy,
     r: GapRule,
     counts: Match,
@@ -272,7 +272,7 @@ def _gap(
 
 
 def _quiet(
-    ledger: Ledger,
+    ledger: LedgerAPI,
     policy: Policy,
     r: QuietRule,
     targets: Sequence[_Target],

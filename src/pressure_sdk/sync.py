@@ -14,7 +14,7 @@ from .config import AccountConfig, ListConfig, WorkspaceConfig
 from .connectors.base import Connector
 from .connectors.registry import get_connector
 from .errors import ConfigError, GuardError, InvalidValueError, PressureError
-from .ledger import IngestResult, Ledger, open_ledger
+from .ledger import IngestResult, LedgerAPI, open_ledger
 from .lock import run_lock
 from .models import AUDIENCE_STATUSES, Batch
 from .policy import Policy
@@ -313,7 +313,7 @@ def run_sync(
 
 def _recorded(
     cfg: WorkspaceConfig,
-    ledger: Ledger,
+    ledger: LedgerAPI,
     selected: Sequence[AccountConfig],
     connectors: dict[str, Connector],
     opts: dict[str, Any],
@@ -347,7 +347,7 @@ def _recorded(
 
 def _run(
     cfg: WorkspaceConfig,
-    ledger: Ledger,
+    ledger: LedgerAPI,
     selected: Sequence[AccountConfig],
     connectors: dict[str, Connector],
     *,
@@ -392,7 +392,7 @@ def _where_stopped(a: AccountReport, step: str) -> str:
 
 def _steps(
     cfg: WorkspaceConfig,
-    ledger: Ledger,
+    ledger: LedgerAPI,
     selected: Sequence[AccountConfig],
     connectors: dict[str, Connector],
     report: RunReport,
@@ -483,7 +483,7 @@ def audience_watermark(account: str) -> str:
 def _pull(
     cfg: WorkspaceConfig,
     vocab: Vocabulary,
-    ledger: Ledger,
+    ledger: LedgerAPI,
     acc: AccountConfig,
     connector: Connector,
     total: IngestResult,
@@ -512,7 +512,7 @@ def _pull(
 
 def _push_list(
     cfg: WorkspaceConfig,
-    ledger: Ledger,
+    ledger: LedgerAPI,
     connector: Connector,
     acc: AccountConfig,
     lst: ListConfig,
@@ -531,7 +531,7 @@ def _push_list(
 
 def _push_list_in(
     cfg: WorkspaceConfig,
-    ledger: Ledger,
+    ledger: LedgerAPI,
     connector: Connector,
     acc: AccountConfig,
     lst: ListConfig,
@@ -592,7 +592,7 @@ def _push_list_in(
 
 def _repair(
     cfg: WorkspaceConfig,
-    ledger: Ledger,
+    ledger: LedgerAPI,
     connector: Connector,
     acc: AccountConfig,
     lst: ListConfig,

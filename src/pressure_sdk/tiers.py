@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from .config import ScoringConfig, TierConfig, ToleranceConfig
-from .ledger import Ledger, group_by_contact
+from .ledger import LedgerAPI, group_by_contact
 from .scoring import Score, assign, score_lookback
 
 _CHUNK = 10_000
 
 
 def score_all(
-    ledger: Ledger,
+    ledger: LedgerAPI,
     now: int,
     tiers: list[TierConfig],
     scoring: ScoringConfig,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .arbiter import arbitrate
 from .config import WorkspaceConfig, load_config
-from .ledger import Ledger, open_ledger
+from .ledger import LedgerAPI, open_ledger
 from .models import Batch, Candidate, CountedTouch, Decision, Touch
 from .policy import ContactState, Policy
 from .state import contact_state
@@ -29,7 +29,7 @@ Instant = int | float | datetime
 class Workspace:
     """Config + policy + ledger: the entry point for code that sends messages."""
 
-    def __init__(self, config: WorkspaceConfig, ledger: Ledger | None = None) -> None:
+    def __init__(self, config: WorkspaceConfig, ledger: LedgerAPI | None = None) -> None:
         self.config = config
         self.policy = Policy(config)
         self.ledger = ledger if ledger is not None else open_ledger(config.ledger_target)

@@ -18,7 +18,7 @@ import click
 from ..config import AccountConfig, load_config
 from ..connectors.base import Connector
 from ..errors import LedgerError, LockedError, PressureError
-from ..ledger import Ledger, LedgerPathError, describe, open_ledger
+from ..ledger import LedgerAPI, LedgerPathError, describe, open_ledger
 from ..progress import BarProgress, LineProgress, ProgressObserver
 from ..sync import StopRequest, build_connectors, run_sync, select_accounts
 from ..timeutil import now as clock_now
@@ -215,7 +215,7 @@ def check(config_path: str, as_json: bool) -> None:
     sys.exit(0 if ok else (ledger["exit_code"] or 1))
 
 
-def _check_ledger(target: Any) -> tuple[Ledger | None, dict[str, Any]]:
+def _check_ledger(target: Any) -> tuple[LedgerAPI | None, dict[str, Any]]:
     """Open the ledger and try a write (rolled back): the open ledger, or None, and what was found."""
     path = describe(target)  # the file, or the URL without its password
     try:
@@ -232,7 +232,7 @@ def _check_ledger(target: Any) -> tuple[Ledger | None, dict[str, Any]]:
     return led, {"path": str(path), "ok": True, "message": f"{path}: readable and writable{last}", "exit_code": 0}
 
 
-def _list_findings(led: Ledger, acc: AccountConfig, conn: Connector) -> list[str]:
+def _list_findings(led: LedgerAPI, acc: AccountConfig, conn: Connector) -> list[str]:
     """Lists the platform lost, or whose size differs from what it last confirmed."""
     out = []
     for lst in acc.lists:

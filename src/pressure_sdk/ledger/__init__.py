@@ -1,8 +1,8 @@
 """The pressure ledger: every touch, engagement and consent change, per contact."""
 
 from pathlib import Path
-from typing import cast
 
+from .protocol import LedgerAPI
 from .store import (
     ContactRow,
     IngestResult,
@@ -19,6 +19,7 @@ __all__ = [
     "ContactRow",
     "IngestResult",
     "Ledger",
+    "LedgerAPI",
     "LedgerPathError",
     "Member",
     "RunRecord",
@@ -45,12 +46,12 @@ def describe(target: str | Path) -> str:
     return str(target)
 
 
-def open_ledger(target: str | Path) -> Ledger:
+def open_ledger(target: str | Path) -> LedgerAPI:
     """Open the ledger a workspace names: a ``postgresql://`` URL opens a
     :class:`~pressure_sdk.ledger.postgres.PostgresLedger` (same methods and semantics),
     anything else is a SQLite file path (or ``:memory:``)."""
     if is_url(target):
         from .postgres import PostgresLedger
 
-        return cast(Ledger, PostgresLedger(str(target)))
+        return PostgresLedger(str(target))
     return Ledger(target)
