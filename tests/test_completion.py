@@ -54,4 +54,4 @@ def test_bash_completes_commands_options_and_choices() -> None:
     assert complete("pressure-sync wh") == ["why"]
     assert set(complete("pressure-sync ")) >= {"run", "check", "decide", "plan", "why", "init", "forget", "status"}
     assert complete("pressure-sync run --dry") == ["--dry-run"]
-    assert complete("pressure-sync init --connector ") == ["files", "hubspot", "brevo"]
+    assert complete("pressure-sync init --connector ") == ["files", "hubspot", "brevo", "mailchimp", "sfmc"]

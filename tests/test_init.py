@@ -145,3 +145,22 @@ def test_bad_arguments_exit_2_and_write_nothing(tmp_path: Path, args: list[str],
     code, out = invoke("init", "--dir", str(tmp_path / "ws"), *args)
     assert code == 2 and message in out
     assert not (tmp_path / "ws").exists()
+
+
+def test_mailchimp_and_sfmc_accounts_name_what_to_set_and_check_says_it_once(tmp_path: Path) -> None:
+    code, out = invoke(
+        "init", "--dir", str(tmp_path), "--connector", "mailchimp", "--connector", "sfmc", "--brand", "acme"
+    )
+    assert code == 0, out
+    assert "acme-mailchimp: export MAILCHIMP_API_KEY=" in out
+    assert "acme-sfmc: export SFMC_CLIENT_ID=<…> SFMC_CLIENT_SECRET=<…> SFMC_ACCOUNT_ID=<…>" in out
+    cfg = load_config(tmp_path / "pressure.toml")
+    by_connector = {a.connector: a for a in cfg.accounts}
+    assert by_connector["mailchimp"].settings["list_id"] == "0000000000"
+    assert by_connector["sfmc"].credential_env == "SFMC" and "subdomain" in by_connector["sfmc"].settings
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MAILCHIMP_API_KEY", "SFMC_"))}
+    code, out = invoke("check", "--config", str(tmp_path / "pressure.toml"), "--json", env=clean)
+    assert code == 1, out  # valid settings (not exit 2); only the credentials are missing
+    failed = {r["account"]: r["message"] for r in json.loads(out)["accounts"] if not r["ok"]}
+    assert "MAILCHIMP_API_KEY" in failed["acme-mailchimp"] and "SFMC_CLIENT_SECRET" in failed["acme-sfmc"]
+    assert not [m for m in failed.values() if "account 'acme-" in m]  # the line names the account already

@@ -76,6 +76,11 @@ class ListReport:
     drift: str | None = None
 
 
+def without_account(name: str, message: str) -> str:
+    """``message`` without the "account 'name': " its connector put in, where the account is already named."""
+    return re.sub(rf"account {re.escape(repr(name))}(?: \([^)]*\))?: ", "", message)
+
+
 @dataclass
 class AccountReport:
     """What a run did for one account: its pull's figures, its lists, its error."""
@@ -99,7 +104,7 @@ class AccountReport:
         The report already names the account: a message that names it again (as the
         connectors' own messages do, for use outside a run) loses that part.
         """
-        message = re.sub(rf"account {re.escape(repr(self.name))}(?: \([^)]*\))?: ", "", message)
+        message = without_account(self.name, message)
         self.ok = False
         self.error = message if self.error is None else f"{self.error}; {message}"
 

@@ -16,7 +16,7 @@ from ..errors import ConfigError
 from ..timeutil import zone
 from .base import _handle_errors, cli
 
-CONNECTORS = ("files", "hubspot", "brevo")
+CONNECTORS = ("files", "hubspot", "brevo", "mailchimp", "sfmc")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 #: header-only export files a files account starts with: the column contract, ready to fill
 _EXPORT_HEADERS = {
@@ -24,7 +24,9 @@ _EXPORT_HEADERS = {
     "engagements": "event_id,email,type,occurred_at,channel,brand,product",
     "contacts": "email,timezone,paused_until,external_id",
 }
-_CREDENTIALS = {"hubspot": "HUBSPOT_TOKEN", "brevo": "BREVO_API_KEY"}
+_CREDENTIALS = {"hubspot": "HUBSPOT_TOKEN", "brevo": "BREVO_API_KEY", "mailchimp": "MAILCHIMP_API_KEY", "sfmc": "SFMC"}
+#: the variables of a connector whose credential is several secrets: ``credential_env`` is their prefix
+_SUFFIXES = {"sfmc": ("CLIENT_ID", "CLIENT_SECRET", "ACCOUNT_ID")}
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,24 @@ def _account(a: Account) -> list[str]:
             '# base_url = "https://api.brevo.com/v3"  # another host, or `pressure-sync sandbox brevo`',
             "[accounts.settings]",
             "backfill_days = 30",
+        ]
+    elif a.connector == "mailchimp":
+        out += [
+            "# an API key; its suffix (-us6, …) says the data centre",
+            f"credential_env = {q(a.credential_env or '')}",
+            "# base_url = \"https://us6.api.mailchimp.com/3.0\"  # default from the key, or a sandbox's URL",
+            "[accounts.settings]",
+            'list_id = "0000000000"   # REPLACE with the id of the audience (list) this brand sends to',
+        ]
+    elif a.connector == "sfmc":
+        env = a.credential_env or ""
+        out += [
+            "# an installed package's server-to-server client: "
+            + ", ".join(f"{env}_{x}" for x in _SUFFIXES["sfmc"]),
+            f"credential_env = {q(env)}",
+            "# base_url = \"https://<subdomain>.auth.marketingcloudapis.com\"  # or a sandbox's URL",
+            "[accounts.settings]",
+            'subdomain = "replace-with-your-subdomain"   # REPLACE with the label of your tenant auth host',
         ]
     out += [
         "",
@@ -341,6 +361,9 @@ def init(
             if written:
                 where = root / "data" / a.brand
                 click.echo(f"  {a.name}: put exports in {where} (header-only {', '.join(written)} written)")
+        elif a.connector in _SUFFIXES:
+            names = " ".join(f"{a.credential_env}_{x}=<…>" for x in _SUFFIXES[a.connector])
+            click.echo(f"  {a.name}: export {names}")
         else:
             click.echo(f"  {a.name}: export {a.credential_env}=<{a.connector} credential>")
     click.echo(f"next: pressure-sync check --config {target}")

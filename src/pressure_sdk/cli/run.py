@@ -20,7 +20,7 @@ from ..connectors.base import Connector
 from ..errors import LedgerError, LockedError, PressureError
 from ..ledger import LedgerAPI, LedgerPathError, describe, open_ledger
 from ..progress import BarProgress, LineProgress, ProgressObserver
-from ..sync import StopRequest, build_connectors, run_sync, select_accounts
+from ..sync import StopRequest, build_connectors, run_sync, select_accounts, without_account
 from ..timeutil import now as clock_now
 from ..timeutil import to_iso
 from .base import EXIT_LOCKED, Output, _at, _handle_errors, cli, config_option, fail, json_option, output
@@ -194,7 +194,8 @@ def check(config_path: str, as_json: bool) -> None:
                 findings = _list_findings(led, cfg.account(name), conn) if led is not None else []
                 results.append({"account": name, "ok": not findings, "message": message, "findings": findings})
             except PressureError as exc:
-                results.append({"account": name, "ok": False, "message": str(exc), "findings": []})
+                message = without_account(name, str(exc))  # the line already names the account
+                results.append({"account": name, "ok": False, "message": message, "findings": []})
             finally:
                 conn.close()
     finally:
