@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from pressure_connector_brevo.sandbox import BrevoSandbox
-from pressure_connector_hubspot.sandbox import HubSpotSandbox
+from pressure_connector_brevo.testing import BrevoSandbox
+from pressure_connector_hubspot.testing import HubSpotSandbox
 
 pytestmark = pytest.mark.slow
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pressure_connector_brevo import sandbox as brevo
-from pressure_connector_hubspot import sandbox as hubspot
+from pressure_connector_brevo import testing as brevo
+from pressure_connector_hubspot import testing as hubspot
 
 ROOT = Path(__file__).parents[1]
 GENERATOR = ROOT / "examples" / "demo" / "generate.py"
