@@ -6,6 +6,7 @@ import pytest
 
 from pressure_sdk.errors import LedgerError
 from pressure_sdk.ledger import Ledger, event_uid
+from pressure_sdk.ledger.schema import migrations
 from pressure_sdk.models import Batch, ContactUpdate, Engagement, Touch
 
 T0 = 1_780_000_000
@@ -172,7 +173,10 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     Ledger(p).close()
     led = Ledger(p)
     rows = led.conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set='pressure_sdk'").fetchall()
-    assert rows == [("0001_initial",), ("0002_clients_consent_log",), ("0003_runs",)]
+    names = [r[0] for r in rows]
+    # every migration of the set, each once, in the order they were declared
+    assert names == [m.name for m in migrations._migrations]
+    assert names[:4] == ["0001_initial", "0002_clients_consent_log", "0003_runs", "0004_value"]
 
 
 def test_a_ledger_made_before_clients_migrates_with_its_consent(tmp_path: Path) -> None:
@@ -300,9 +304,13 @@ def test_postgresql_migrations_are_recorded_once(postgres_url: str) -> None:
 
     PostgresLedger(postgres_url).close()
     with PostgresLedger(postgres_url) as led:
-        assert led.migrations() == ["0001_initial", "0002_runs"]
+        from pressure_sdk.ledger.postgres_schema import MIGRATIONS
+
+        declared = [name for name, _ in MIGRATIONS]
+        assert declared[:3] == ["0001_initial", "0002_runs", "0003_value"]
+        assert led.migrations() == declared
         rows = led.conn.execute("SELECT name FROM ledger_migrations ORDER BY name").fetchall()
-        assert rows == [("0001_initial",), ("0002_runs",)]
+        assert [r[0] for r in rows] == sorted(declared)
 
 
 def test_an_unreachable_postgresql_gives_ledger_error_without_the_password(postgres_server: Any) -> None:

@@ -73,6 +73,9 @@ class Engagement:
     channel: str | None = None
     brand: str | None = None
     product: str | None = None
+    #: what a purchase (or refund, negative) was worth, in ``currency`` (ISO 4217 code)
+    amount: float | None = None
+    currency: str | None = None
 
 
 #: subscription statuses an audience pull may report for a contact on its account's channel

@@ -23,7 +23,7 @@ from .segments import ListKey, compute_lists
 from .tiers import score_all
 from .timeutil import now as clock_now
 from .timeutil import to_iso
-from .validate import Vocabulary, check_email, check_weight
+from .validate import Vocabulary, check_amount, check_email, check_weight
 
 log = logging.getLogger("pressure_sdk.sync")
 
@@ -687,6 +687,8 @@ class BatchChecker:
             if e.channel is not None and e.channel not in v.channels:
                 v.channel(e.channel, f"{where}: channel")
             self._brand(e.brand, where)
+            if e.amount is not None or e.currency is not None:
+                check_amount(e.amount, e.currency, f"{where}: amount")
         for c in batch.contacts:
             where = self._where("contact", c.email)
             self._email(c.email, where)

@@ -33,6 +33,26 @@ def check_weight(weight: float | None, where: str = "weight") -> float | None:
     return float(weight)
 
 
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def check_amount(amount: float | None, currency: str | None, where: str = "amount") -> None:
+    """InvalidValueError unless ``amount`` is a finite number (refunds are negative) and
+    ``currency``, when given, an ISO 4217 code such as ``EUR``; a currency needs an amount."""
+    if amount is not None and (
+        isinstance(amount, bool) or not isinstance(amount, int | float) or not math.isfinite(amount)
+    ):
+        msg = f"{where}: expected a finite number, got {amount!r}"
+        raise InvalidValueError(msg)
+    if currency is not None:
+        if not isinstance(currency, str) or not _CURRENCY.match(currency):
+            msg = f"{where}: currency {currency!r} is not an ISO 4217 code (expected three capitals, e.g. EUR)"
+            raise InvalidValueError(msg)
+        if amount is None:
+            msg = f"{where}: currency {currency} given without an amount"
+            raise InvalidValueError(msg)
+
+
 def to_epoch(value: int | float | datetime, where: str = "at") -> int:
     """Epoch seconds from epoch seconds or an aware datetime."""
     if isinstance(value, datetime):

@@ -82,6 +82,39 @@ def test_engagement_type_is_exact() -> None:
     assert parse_engagement({**row, "type": " click "}, timezone="UTC").type == "click"
 
 
+PURCHASE: dict[str, Any] = {"event_id": "p", "email": "a@x.io", "type": "purchase", "occurred_at": "2024-01-01"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "amount", "currency"),
+    [
+        ({"amount": "42.50", "currency": "EUR"}, 42.5, "EUR"),
+        ({"amount": -10, "currency": "USD"}, -10.0, "USD"),
+        ({"amount": " 3 "}, 3.0, None),
+        ({}, None, None),
+    ],
+)
+def test_purchase_amounts(changes: dict[str, Any], amount: float | None, currency: str | None) -> None:
+    e = parse_engagement({**PURCHASE, **changes}, timezone="UTC")
+    assert (e.amount, e.currency) == (amount, currency)
+
+
+@pytest.mark.parametrize(
+    ("changes", "column", "message"),
+    [
+        ({"amount": "12,50"}, "amount", "expected a number such as 42.50, got '12,50'"),
+        ({"amount": "inf"}, "amount", "expected a finite number, got 'inf'"),
+        ({"amount": True}, "amount", "expected a number, got true"),
+        ({"amount": 5, "currency": "eur"}, "currency", "expected an ISO 4217 code such as EUR, got 'eur'"),
+        ({"currency": "EUR"}, "currency", "a currency needs an amount"),
+    ],
+)
+def test_purchase_amount_errors(changes: dict[str, Any], column: str, message: str) -> None:
+    with pytest.raises(RowError) as info:
+        parse_engagement({**PURCHASE, **changes}, timezone="UTC")
+    assert (info.value.column, info.value.message) == (column, message)
+
+
 def test_contact_keeps_unknown_columns_only_as_attributes() -> None:
     c = parse_contact(
         {

@@ -57,7 +57,7 @@ COPY_FROM = 64
 POOL_MAX = 32
 _COLS = "c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen"
 _TOUCH_COLS = ("contact_id", "at", "uid", "channel", "brand", "family", "weight", "account", "campaign", "product")
-_ENG_COLS = ("contact_id", "at", "uid", "type", "channel", "brand", "product", "account")
+_ENG_COLS = ("contact_id", "at", "uid", "type", "channel", "brand", "product", "account", "amount", "currency")
 #: advisory lock namespace (first int of the two-int form) of run locks
 RUN_LOCK_SPACE = 0x70726573  # "pres"
 
@@ -501,7 +501,18 @@ class PostgresLedger:
                 if cid is None:
                     continue
                 erows.append(
-                    (cid, e.at, uid(e.event_id), e.type, e.channel, e.brand or default_brand, e.product, account)
+                    (
+                        cid,
+                        e.at,
+                        uid(e.event_id),
+                        e.type,
+                        e.channel,
+                        e.brand or default_brand,
+                        e.product,
+                        account,
+                        e.amount,
+                        e.currency,
+                    )
                 )
                 if e.type in CONSENT_TYPES:
                     brand, status = consent_row(e.type, e.brand or default_brand)

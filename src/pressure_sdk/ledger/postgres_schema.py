@@ -125,6 +125,14 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        # what an engagement was worth (SQLite migration 0004_value)
+        "0003_value",
+        [
+            "ALTER TABLE engagements ADD COLUMN amount double precision",
+            "ALTER TABLE engagements ADD COLUMN currency text",
+        ],
+    ),
 ]
 
 #: advisory lock key (bigint form) that serializes migrations across processes

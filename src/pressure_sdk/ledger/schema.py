@@ -176,3 +176,10 @@ def _runs(db: Database) -> None:
             error TEXT
         )"""
     )
+
+
+@migrations(name="0004_value")
+def _value(db: Database) -> None:
+    """What an engagement was worth: ``amount`` (a purchase's value) in ``currency``."""
+    db.execute("ALTER TABLE engagements ADD COLUMN amount REAL")
+    db.execute("ALTER TABLE engagements ADD COLUMN currency TEXT")

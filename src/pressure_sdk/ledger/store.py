@@ -558,6 +558,8 @@ class Ledger(ListQueries):
                         e.brand or default_brand,
                         e.product,
                         account,
+                        e.amount,
+                        e.currency,
                     )
                 )
                 if e.type in CONSENT_TYPES:
@@ -565,7 +567,7 @@ class Ledger(ListQueries):
                     consent.append((cid, e.channel or "email", brand, e.at, status))
             erows.sort(key=_pk)  # the first copy of an event wins
             n0 = conn.total_changes
-            conn.executemany("INSERT OR IGNORE INTO engagements VALUES (?,?,?,?,?,?,?,?,?)", erows)
+            conn.executemany("INSERT OR IGNORE INTO engagements VALUES (?,?,?,?,?,?,?,?,?,?,?)", erows)
             result.engagements_added = conn.total_changes - n0
             # A log: decisions read the latest change at or before their own time.
             conn.executemany("INSERT OR IGNORE INTO consent VALUES (?,?,?,?,?)", consent)

@@ -196,7 +196,42 @@ def parse_engagement(row: Row, *, timezone: str) -> Engagement:
         channel=_text(row, "channel"),
         brand=_text(row, "brand"),
         product=_text(row, "product"),
+        amount=_amount(row),
+        currency=_currency(row),
     )
+
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _amount(row: Row) -> float | None:
+    v = row.get("amount")
+    if isinstance(v, bool):
+        raise RowError("amount", f"expected a number, got {json.dumps(v)}")
+    if isinstance(v, int | float):
+        a = float(v)
+    else:
+        s = _text(row, "amount")
+        if s is None:
+            return None
+        try:
+            a = float(s)
+        except ValueError:
+            raise RowError("amount", f"expected a number such as 42.50, got {s!r}") from None
+    if not math.isfinite(a):
+        raise RowError("amount", f"expected a finite number, got {v!r}")
+    return a
+
+
+def _currency(row: Row) -> str | None:
+    c = _text(row, "currency")
+    if c is None:
+        return None
+    if not _CURRENCY.match(c):
+        raise RowError("currency", f"expected an ISO 4217 code such as EUR, got {c!r}")
+    if _text(row, "amount") is None and not isinstance(row.get("amount"), int | float):
+        raise RowError("currency", "a currency needs an amount")
+    return c
 
 
 def parse_contact(row: Row, *, timezone: str) -> ContactUpdate:
