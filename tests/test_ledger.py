@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def test_consent_is_a_log_with_the_brand_whatever_the_order(ledger_factory: Ledg
     assert led.consent_of(cid) == [(T0, "email", "acme", "unsubscribed"), (T0 + 10, "email", "acme", "subscribed")]
     # an opt-out whose brand is unknown binds the whole client; do_not_contact always does
     led.ingest(Batch(engagements=[Engagement("e3", "a@x.com", "complaint", T0 + 20, "sms")]), account="acc")
-    led.ingest(Batch(engagements=[Engagement("e4", "a@x.com", "do_not_contact", T0 + 30, "call", "acme")]), account="acc")
+    dnc = Engagement("e4", "a@x.com", "do_not_contact", T0 + 30, "call", "acme")
+    led.ingest(Batch(engagements=[dnc]), account="acc")
     assert led.consent_of(cid)[2:] == [(T0 + 20, "sms", "*", "complained"), (T0 + 30, "call", "*", "unsubscribed")]
     # importing the same events again changes nothing
     led.ingest(Batch(engagements=[resub, unsub]), account="acc", default_brand="acme")
@@ -359,3 +361,55 @@ def test_run_history_records_runs_and_marks_the_dead(ledger_factory: LedgerFacto
     assert (oldest.id, oldest.result, oldest.now, oldest.pid) == (first, "died", T0, 11)
     assert oldest.error is not None and "ended before the run did" in oldest.error
     assert led.last_run_at("ok") == (200.0, 260.5) and led.last_run_at("failed") is None
+
+
+@pytest.mark.parametrize(
+    ("batch", "where"),
+    [
+        (
+            Batch(touches=[touch(1), Touch("t2", "a@x.com", "email", "acme", "marketing", T0, campaign="spring\x00")]),
+            r"account 'acc': touch 't2': campaign 'spring\\x00'",
+        ),
+        (
+            Batch(engagements=[Engagement("e1", "b@x.com", "click", T0, "email", product="\x00shoe")]),
+            r"account 'acc': engagement 'e1': product '\\x00shoe'",
+        ),
+        (
+            Batch(touches=[touch(1)], contacts=[ContactUpdate("a@x.com", attributes={"nick": ["ok", "n\x00"]})]),
+            r"account 'acc': contact 'a@x.com': attributes",
+        ),
+        (
+            Batch(touches=[touch(1, "a\x00@x.com")]),
+            r"account 'acc': touch 't1': email 'a\\x00@x.com'",
+        ),
+    ],
+)
+def test_a_nul_character_is_refused_on_both_backends_naming_where_and_nothing_is_written(
+    ledger_factory: LedgerFactory, batch: Batch, where: str
+) -> None:
+    # PostgreSQL cannot store a NUL in text: neither ledger stores one, so both hold the same data
+    from pressure_sdk.errors import InvalidValueError
+
+    led = ledger_factory()
+    with pytest.raises(InvalidValueError, match=where + r".*NUL character") as err:
+        led.ingest(batch, account="acc")
+    assert "remove it at the source" in str(err.value)
+    assert (led.count("contacts"), led.count("touches"), led.count("engagements")) == (0, 0, 0)
+    # the same batch without the NUL goes in
+    clean = Batch(
+        touches=[replace(t, email=t.email.replace("\x00", ""), campaign=None) for t in batch.touches],
+        engagements=[replace(e, product=None) for e in batch.engagements],
+    )
+    assert led.ingest(clean, account="acc").contact_ids
+
+
+def test_a_touch_recorded_for_a_known_contact_refuses_a_nul_too(ledger_factory: LedgerFactory) -> None:
+    from pressure_sdk.errors import InvalidValueError
+
+    led = ledger_factory()
+    led.ingest(Batch(touches=[touch(1)]), account="acc")
+    cid = led.contact("a@x.com").id  # type: ignore[union-attr]
+    bad = Touch("t2", "a@x.com", "email", "acme", "marketing", T0 + 1, product="x\x00")
+    with pytest.raises(InvalidValueError, match=r"touch 't2': product 'x\\x00'"):
+        led.add_touch(cid, bad, account="sdk")
+    assert led.count("touches") == 1

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import LedgerError, LockedError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
-from . import postgres_schema
+from . import postgres_schema, text
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
 from .store import (
     _CONTACT_CACHE,
@@ -456,6 +456,7 @@ class PostgresLedger:
         watermark: str | None = None,
     ) -> IngestResult:
         """Write one batch of ``client``'s data and, if it carries one, its watermark, in one transaction."""
+        text.check_batch(batch, account, client, default_brand, watermark)
         with self.transaction():
             result = self._ingest(batch, account, client, default_brand)
             if batch.state is not None:
@@ -576,6 +577,7 @@ class PostgresLedger:
 
     def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
         """Record one touch of a known contact; returns whether it was new (one statement)."""
+        text.check_touch(t, account)
         with self.transaction():
             row = self._x(
                 "WITH t AS (INSERT INTO touches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "

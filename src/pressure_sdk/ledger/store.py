@@ -24,6 +24,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from ..errors import LedgerError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
+from . import text
 from .lists import ListQueries
 from .schema import BUCKET_SHIFT, migrations
 
@@ -498,6 +499,7 @@ class Ledger(ListQueries):
         ``watermark`` names the watermark the batch's state is kept under (default: the
         account's own; an audience pull keeps its own).
         """
+        text.check_batch(batch, account, client, default_brand, watermark)
         with self.transaction():
             result = self._ingest(batch, account, client, default_brand)
             if batch.state is not None:
@@ -607,6 +609,7 @@ class Ledger(ListQueries):
 
     def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
         """Record one touch of a known contact; returns whether it was new."""
+        text.check_touch(t, account)
         with self.transaction():
             n0 = self.conn.total_changes
             self.conn.execute(
