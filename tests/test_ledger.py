@@ -413,3 +413,47 @@ def test_a_touch_recorded_for_a_known_contact_refuses_a_nul_too(ledger_factory: 
     with pytest.raises(InvalidValueError, match=r"touch 't2': product 'x\\x00'"):
         led.add_touch(cid, bad, account="sdk")
     assert led.count("touches") == 1
+
+
+def test_large_scans_on_postgresql_stream_through_a_server_side_cursor_and_read_what_sqlite_reads(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pressure_sdk.ledger import postgres
+    from pressure_sdk.ledger.lists import TouchFilter
+
+    monkeypatch.setattr(postgres, "STREAM_PAGE", 7)  # many pages out of a few hundred rows
+    emails = [f"c{i:02d}@x.com" for i in range(40)]
+    kinds = ["click", "open", "unsubscribe", "resubscribe"]
+    batch = Batch(
+        touches=[touch(i, emails[i % 40], T0 - i * 600, brand=("acme", "beta")[i % 2]) for i in range(300)],
+        engagements=[Engagement(f"e{i}", emails[i % 40], kinds[i % 4], T0 - i * 900, "email") for i in range(200)],
+    )
+    sqlite, pg = Ledger(":memory:"), postgres.PostgresLedger(postgres_url)
+    scans: dict[str, list[Any]] = {}
+    for name, led in (("sqlite", sqlite), ("postgresql", pg)):
+        led.ingest(batch, account="acc", default_brand="acme")
+        who = {cid: c.email for cid, c in led.contacts_by_id(range(1, 1000)).items()}
+        since, counts = T0 - 30 * 86400, TouchFilter(channels=frozenset({"email"}))
+        reads = {
+            "scan_engagements": led.scan_engagements(since, T0),
+            "consent_log": led.consent_log("email", T0),
+            "events_between": led.events_between(since, T0, {"click", "open"}),
+            "gap_hits": led.gap_hits(since=since, until=T0, counts=counts, scope="brand", groups={}),
+            "cap_sums": led.cap_sums(
+                since=since, until=T0, counts=counts, scope="brand", groups={}, weights={"marketing": 1.0}
+            ),
+        }
+        scans[name] = [
+            (what, sorted((who[row[0]], *row[1:]) for row in rows)) for what, rows in sorted(reads.items())
+        ]
+    # the rows are the same on both backends, page after page
+    assert scans["postgresql"] == scans["sqlite"]
+    assert all(rows for _, rows in scans["sqlite"])
+    # on PostgreSQL the rows come through a cursor the server holds, closed once read
+    stream = pg.scan_engagements(T0 - 30 * 86400, T0)
+    first = next(stream)
+    open_cursors = [n for (n,) in pg.conn.execute("SELECT name FROM pg_cursors")]
+    assert [n for n in open_cursors if n.startswith("pressure_stream_")], open_cursors
+    assert len([first, *stream]) == 200
+    assert not pg.conn.execute("SELECT name FROM pg_cursors").fetchall()
+    pg.close()

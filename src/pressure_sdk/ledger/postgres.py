@@ -55,6 +55,9 @@ if TYPE_CHECKING:
 COPY_FROM = 64
 #: connections one process keeps per server URL at most
 POOL_MAX = 32
+#: rows a streamed read (a server-side cursor) fetches at a time: the process holds at most
+#: this many of a large scan, whatever the ledger's size
+STREAM_PAGE = 5_000
 _COLS = "c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen"
 _TOUCH_COLS = ("contact_id", "at", "uid", "channel", "brand", "family", "weight", "account", "campaign", "product")
 _ENG_COLS = ("contact_id", "at", "uid", "type", "channel", "brand", "product", "account")
@@ -91,7 +94,9 @@ def _import_psycopg() -> Any:
 
 
 def _reset(conn: psycopg.Connection[Any]) -> None:
-    # a connection goes back to the pool without this ledger's temporary tables or locks
+    # a connection goes back to the pool without this ledger's temporary tables, locks or
+    # streamed reads left open
+    conn.execute("CLOSE ALL")
     conn.execute("DISCARD TEMP")
     conn.execute("SELECT pg_advisory_unlock_all()")
 
@@ -175,6 +180,7 @@ class PostgresLedger:
         self.scores_at: int | None = None
         self.default_score: tuple[str, float] = ("unscored", 0.0)
         self._account_bits: dict[str, int] = {}
+        self._streams = 0
         self.contacts_created = 0
         self._closed = False
         try:
@@ -188,6 +194,30 @@ class PostgresLedger:
 
     def _x(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> psycopg.Cursor[Any]:
         return self.conn.execute(sql, params)  # type: ignore[arg-type]
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        """Rows of ``sql`` through a server-side cursor, :data:`STREAM_PAGE` at a time.
+
+        The cursor is declared ``WITH HOLD``, so it lives outside the transaction that made it
+        (the ledger's connection is in autocommit between transactions) and the caller may run
+        other queries on the connection while it reads; the server keeps the result, not this
+        process. The cursor closes when the rows run out or the caller drops the iterator.
+        """
+        with self._lock:
+            self._streams += 1
+            cur = self.conn.cursor(name=f"pressure_stream_{self._streams}", withhold=True)
+            cur.execute(sql, params)  # type: ignore[arg-type]
+        try:
+            while True:
+                with self._lock:
+                    rows = cur.fetchmany(STREAM_PAGE)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            if not self._closed and not cur.closed:
+                with self._lock:
+                    cur.close()
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -638,24 +668,20 @@ class PostgresLedger:
 
     def consent_log(self, channel: str, until: int) -> Iterator[tuple[int, str, int, str]]:
         """(contact_id, brand, at, status) of every consent change on ``channel`` at or before ``until``."""
-        return iter(
-            self._x(
-                "SELECT contact_id, brand, at, status FROM consent WHERE channel = %s AND at <= %s "
-                "ORDER BY contact_id, at, status <> 'subscribed'",
-                (channel, until),
-            ).fetchall()
+        return self._stream(
+            "SELECT contact_id, brand, at, status FROM consent WHERE channel = %s AND at <= %s "
+            "ORDER BY contact_id, at, status <> 'subscribed'",
+            (channel, until),
         )
 
     def scan_engagements(
         self, since: int, until: int
     ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None]]:
-        """(contact_id, at, type, channel, brand, product) in the window, by contact."""
-        return iter(
-            self._x(
-                "SELECT contact_id, at, type, channel, brand, product FROM engagements "
-                "WHERE at > %s AND at <= %s ORDER BY contact_id, at, uid",
-                (since, until),
-            ).fetchall()
+        """(contact_id, at, type, channel, brand, product) in the window, by contact, streamed."""
+        return self._stream(
+            "SELECT contact_id, at, type, channel, brand, product FROM engagements "
+            "WHERE at > %s AND at <= %s ORDER BY contact_id, at, uid",
+            (since, until),
         )
 
     def start_scores(self, at: int, default: tuple[str, float]) -> None:
@@ -1039,9 +1065,7 @@ class PostgresLedger:
                 floor.default,
             ]
         sql = f"SELECT x.contact_id, x.k, x.total{outer_cols} FROM ({inner}) x{join}{where}"
-        with self._lock:
-            rows = self._x(sql, [*outer_params, *params, *where_params]).fetchall()
-        for row in rows:
+        for row in self._stream(sql, [*outer_params, *params, *where_params]):
             yield (row[0], row[1], row[2], row[3] if per_contact else None, row[4] if per_contact else None)
 
     def account_limits(self, account: str, attribute: str | None) -> Iterator[tuple[int, str, Any]]:
@@ -1049,12 +1073,11 @@ class PostgresLedger:
         extra_sql, extra_params = self._limit_columns(attribute)
         with self._lock:
             self._score_table()
-            rows = self._x(
-                f"SELECT c.id{extra_sql} FROM identities i JOIN contacts c ON c.id = i.contact_id "
-                "LEFT JOIN pg_temp.scores s ON s.contact_id = c.id WHERE i.account = %s",
-                [*extra_params, account],
-            ).fetchall()
-        return iter(rows)
+        return self._stream(
+            f"SELECT c.id{extra_sql} FROM identities i JOIN contacts c ON c.id = i.contact_id "
+            "LEFT JOIN pg_temp.scores s ON s.contact_id = c.id WHERE i.account = %s",
+            [*extra_params, account],
+        )
 
     def gap_hits(
         self, *, since: int, until: int, counts: TouchFilter, scope: Scope, groups: Mapping[str, str | None]
@@ -1063,18 +1086,15 @@ class PostgresLedger:
         key_sql, key_params = _scope_sql(scope, groups)
         filt_sql, filt_params = _filters(counts)
         sql = f"SELECT DISTINCT contact_id, {_q(key_sql)} FROM touches WHERE at > %s AND at <= %s{_q(filt_sql)}"
-        return iter(self._x(sql, [*key_params, since, until, *filt_params]).fetchall())
+        return self._stream(sql, [*key_params, since, until, *filt_params])
 
     def events_between(
         self, since: int, until: int, types: Iterable[str]
     ) -> Iterator[tuple[int, str | None, str | None, str | None]]:
         """(contact id, channel, brand, product) of engagements of ``types`` in ``(since, until]``."""
-        return iter(
-            self._x(
-                "SELECT contact_id, channel, brand, product FROM engagements "
-                "WHERE at > %s AND at <= %s AND type = ANY(%s)",
-                (since, until, sorted(types)),
-            ).fetchall()
+        return self._stream(
+            "SELECT contact_id, channel, brand, product FROM engagements WHERE at > %s AND at <= %s AND type = ANY(%s)",
+            (since, until, sorted(types)),
         )
 
     def account_contacts(self, account: str, among: Iterable[int] | None = None) -> set[int]:
