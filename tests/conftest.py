@@ -115,6 +115,17 @@ class PostgresServer:
             conn.execute(f"CREATE DATABASE {name}")
         return f"{self.base}/{name}"
 
+    def copy_database(self, url: str) -> str:
+        """The URL of a new database holding a copy of the one at ``url`` (nobody may be connected to it)."""
+        import psycopg
+
+        self._n += 1
+        name = f"ledger_{self._n}"
+        source = url.rsplit("/", 1)[1].split("?")[0]
+        with psycopg.connect(f"{self.base}/postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
+        return f"{self.base}/{name}"
+
     def new_schema(self) -> str:
         """The URL of an empty schema of its own in a shared database (quicker to make than a database)."""
         import psycopg
