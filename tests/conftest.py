@@ -223,6 +223,16 @@ def ledger_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Cal
 
 
 @pytest.fixture
+def ledger_url(request: pytest.FixtureRequest) -> str | None:
+    """Where an end-to-end workspace keeps its ledger: None for its SQLite file, or a new
+    PostgreSQL database's URL when a test is parametrized with ``ledger_url="postgresql"``
+    (``indirect=True``); ``pressure-sync`` then finds it in ``PRESSURE_LEDGER``."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_server").new_database())
+
+
+@pytest.fixture
 def new_ledger_target(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> Callable[[], str]:
     """``new_ledger_target()``: where a new, empty ledger of the test's backend would be (not created yet
     for SQLite: a file path in a new folder; an empty database's URL for PostgreSQL)."""
