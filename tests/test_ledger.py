@@ -457,3 +457,77 @@ def test_large_scans_on_postgresql_stream_through_a_server_side_cursor_and_read_
     assert len([first, *stream]) == 200
     assert not pg.conn.execute("SELECT name FROM pg_cursors").fetchall()
     pg.close()
+
+
+def _files_hold(postgres_server: Any, led: Any, secrets: list[bytes]) -> list[tuple[str, bytes]]:
+    """(file, secret) for each secret some file of the ledger's database holds, after a checkpoint."""
+    (dboid,) = led.conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()
+    led.conn.execute("CHECKPOINT")
+    folder = Path(postgres_server.data) / "base" / str(dboid)
+    return [(f.name, s) for f in folder.iterdir() for s in secrets if s in f.read_bytes()]
+
+
+def _erasable(led: Any, emails: list[str]) -> None:
+    batch = Batch(
+        touches=[touch(i, e, T0 + i) for i, e in enumerate(emails)] + [touch(99, "keep@example.org")],
+        engagements=[
+            Engagement(f"e{i}", e, "click", T0, "email", product=f"secret-product-{i}") for i, e in enumerate(emails)
+        ],
+    )
+    led.ingest(batch, account="acc")
+
+
+def test_erasing_many_contacts_on_postgresql_rewrites_each_table_once(postgres_url: str, postgres_server: Any) -> None:
+    from pressure_sdk.ledger.postgres import PostgresLedger
+
+    led = PostgresLedger(postgres_url)
+    emails = [f"gone{i}@example.org" for i in range(3)]
+    _erasable(led, emails)
+
+    def files() -> dict[str, int]:
+        sql = "SELECT relname, relfilenode FROM pg_class WHERE relname IN ('touches', 'contacts')"
+        return dict(led.conn.execute(sql))
+
+    before = files()
+    for e in emails:
+        assert led.forget(e, purge=False) == ["default"]
+        assert led.contact(e) is None  # gone for every read at once
+    assert files() == before  # nothing rewritten yet: the bytes are still in the files
+    assert _files_hold(postgres_server, led, [emails[0].encode()])
+    assert led.purge_erased() == ["contacts", "identities", "touches", "engagements"]
+    after = files()
+    assert all(after[t] != before[t] for t in before)  # each table rewritten, once for the three
+    secrets = [s for i, e in enumerate(emails) for s in (e.encode(), f"secret-product-{i}".encode())]
+    assert not _files_hold(postgres_server, led, secrets)
+    assert led.purge_erased() == []  # nothing left pending
+    assert led.count("touches") == 1 and led.contact("keep@example.org") is not None
+    led.close()
+
+
+def test_an_erasure_on_postgresql_waits_for_a_locked_table_a_bounded_time_and_the_next_one_finishes_it(
+    postgres_url: str, postgres_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from pressure_sdk.ledger import postgres
+
+    monkeypatch.setattr(postgres, "PURGE_LOCK_TIMEOUT", 0.1)
+    monkeypatch.setattr(postgres, "PURGE_ATTEMPTS", 2)
+    monkeypatch.setattr(postgres, "PURGE_PAUSE", 0.0)
+    led = postgres.PostgresLedger(postgres_url)
+    email = "gone@example.org"
+    _erasable(led, [email])
+    # another worker in a long transaction that read the touches table
+    with psycopg.connect(postgres_url) as other:
+        other.execute("SELECT COUNT(*) FROM touches").fetchone()
+        with pytest.raises(LedgerError, match=r"table touches stayed locked.*run the same forget again") as err:
+            led.forget(email)
+        assert "engagements" in str(err.value)
+        assert led.contact(email) is None  # erased for every reader all the same
+        # the table holding the address was rewritten before the wait
+        assert not _files_hold(postgres_server, led, [email.encode()])
+        assert _files_hold(postgres_server, led, [b"secret-product-0"])
+    # the transaction ended: the same command again finishes the purge
+    assert led.forget(email) == []
+    assert not _files_hold(postgres_server, led, [email.encode(), b"secret-product-0"])
+    led.close()

@@ -10,8 +10,9 @@ for deployments with several workers or machines. Differences that matter:
 - Batches are written through ``COPY`` into a session-local staging table, then merged
   with ``INSERT … ON CONFLICT DO NOTHING`` (the first copy of an event wins).
 - Scores live in a temporary table of the ledger's own connection, never in the database.
-- Erasure deletes every row of the contact and vacuums the tables it had rows in, so no
-  dead row version stays in the tables' files; the server's write-ahead log and backups
+- Erasure deletes every row of the contact and rewrites the tables it had rows in, so no
+  dead row version stays in the tables' files (see :meth:`PostgresLedger.purge_erased` for
+  the locks that takes and how it bounds them); the server's write-ahead log and backups
   are kept as its operator configures them.
 
 psycopg is an optional dependency: ``pip install "pressure-sdk[postgresql]"``.
@@ -61,6 +62,14 @@ STREAM_PAGE = 5_000
 _COLS = "c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen"
 _TOUCH_COLS = ("contact_id", "at", "uid", "channel", "brand", "family", "weight", "account", "campaign", "product")
 _ENG_COLS = ("contact_id", "at", "uid", "type", "channel", "brand", "product", "account")
+#: the tables an erasure deletes from, the one holding the address first
+ERASED_TABLES = ("contacts", "identities", "touches", "engagements", "consent", "list_members")
+#: meta key of the tables an erasure deleted from and that are not rewritten yet
+PURGE_KEY = "erase_purge_pending"
+#: seconds a purge's rewrite waits for its table's lock before it lets others go and retries
+PURGE_LOCK_TIMEOUT = 2.0
+PURGE_ATTEMPTS = 5
+PURGE_PAUSE = 1.0
 #: advisory lock namespace (first int of the two-int form) of run locks
 RUN_LOCK_SPACE = 0x70726573  # "pres"
 
@@ -890,13 +899,17 @@ class PostgresLedger:
 
     # -- erasure ----------------------------------------------------------------
 
-    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,)) -> list[str]:
+    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,), *, purge: bool = True) -> list[str]:
         """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back.
 
-        Returns the clients it existed in. Outside a caller's transaction, the tables it
-        had rows in are then vacuumed, so no dead version of its rows stays in their files.
+        Returns the clients it existed in. The rows are deleted at once (no read sees them
+        again) and the tables they were in are recorded as pending a purge, in the same
+        transaction; then, unless ``purge`` is false or a caller's transaction is open,
+        :meth:`purge_erased` rewrites them. Erasing many contacts with ``purge=False`` and
+        purging once rewrites each table once.
         """
         key = normalize_email(email)
+        text.check_text(key, "email")
         found: list[str] = []
         touched: set[str] = set()
         with self.transaction():
@@ -909,17 +922,76 @@ class PostgresLedger:
                 if row:
                     found.append(client)
                     cid = row[0]
-                    for table in ("touches", "engagements", "consent", "identities", "list_members", "contacts"):
+                    for table in (*ERASED_TABLES[1:], "contacts"):  # the contact's row last
                         where = "id" if table == "contacts" else "contact_id"
                         if self._x(f"DELETE FROM {table} WHERE {where} = %s", (cid,)).rowcount:
                             touched.add(table)
                 self._ids.pop((client, key), None)
-        if not self._depth:
-            # A plain VACUUM leaves the dead rows' bytes in the pages' free space: rewrite
-            # the tables the contact had rows in (an exclusive lock while it runs).
-            for table in sorted(touched):
-                self._x(f"VACUUM (FULL) {table}")
+            if touched:
+                self._set_pending(self._pending() | touched)
+        if purge and not self._depth:
+            self.purge_erased()
         return found
+
+    def _pending(self) -> set[str]:
+        row = self._x("SELECT value FROM meta WHERE key = %s", (PURGE_KEY,)).fetchone()
+        return {t for t in (row[0] if row else "").split(",") if t in ERASED_TABLES}
+
+    def _set_pending(self, tables: set[str]) -> None:
+        if tables:
+            self._x(
+                "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (PURGE_KEY, ",".join(sorted(tables))),
+            )
+        else:
+            self._x("DELETE FROM meta WHERE key = %s", (PURGE_KEY,))
+
+    def purge_erased(self) -> list[str]:
+        """Rewrite the tables erased contacts had rows in, so no byte of those rows stays in
+        their files; returns the tables rewritten (none when nothing is pending).
+
+        PostgreSQL keeps a deleted row's bytes in its page until the page is rewritten (a
+        plain ``VACUUM`` frees the space without wiping it), so each such table is rewritten
+        with ``VACUUM (FULL)``. That holds the table's exclusive lock for the rewrite, and,
+        worse, while it *waits* for the lock every later query on the table queues behind it.
+        So the wait is bounded (:data:`PURGE_LOCK_TIMEOUT` per attempt, :data:`PURGE_ATTEMPTS`
+        attempts with a pause between, during which others go on), the table holding the
+        address (``contacts``) comes first, and each table leaves the pending record as soon
+        as it is rewritten. If a table stays locked by a long transaction, the error says so
+        and the tables not yet rewritten stay pending: the next erasure, or this call again,
+        finishes them.
+        """
+        import time
+
+        if self._depth:
+            msg = "purge_erased cannot run inside a transaction (VACUUM cannot)"
+            raise LedgerError(msg)
+        done: list[str] = []
+        with self._lock:
+            pending = self._pending()
+            for table in sorted(pending, key=ERASED_TABLES.index):
+                for attempt in range(PURGE_ATTEMPTS):
+                    try:
+                        self._x(f"SET lock_timeout = {int(PURGE_LOCK_TIMEOUT * 1000)}")
+                        self._x(f"VACUUM (FULL) {table}")
+                        break
+                    except self._psycopg.errors.LockNotAvailable:
+                        if attempt + 1 == PURGE_ATTEMPTS:
+                            msg = (
+                                f"ledger {self.path}: the erased rows are deleted, but table {table} stayed locked "
+                                f"by another session, so its files may still hold their bytes; run the same "
+                                f"forget again once long transactions on the ledger have ended "
+                                f"(pending: {', '.join(sorted(pending))})"
+                            )
+                            raise LedgerError(msg) from None
+                        time.sleep(PURGE_PAUSE * (attempt + 1))
+                    finally:
+                        self._x("RESET lock_timeout")
+                pending.discard(table)
+                with self.transaction():
+                    self._set_pending(pending)
+                done.append(table)
+        return done
 
     # -- figures ----------------------------------------------------------------
 

@@ -931,11 +931,12 @@ class Ledger(ListQueries):
 
     # -- erasure ----------------------------------------------------------------
 
-    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,)) -> list[str]:
+    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,), *, purge: bool = True) -> list[str]:
         """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back.
 
-        Returns the clients it existed in. The WAL is checkpointed and truncated so no
-        copy of the erased rows stays readable in the ledger's files.
+        Returns the clients it existed in. ``secure_delete`` zeroes the rows in the ledger's
+        file; then, unless ``purge`` is false, :meth:`purge_erased` empties the write-ahead
+        log, which still holds copies of the pages.
         """
         key = normalize_email(email)
         found: list[str] = []
@@ -954,9 +955,17 @@ class Ledger(ListQueries):
                         self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (cid,))
                     self.conn.execute("DELETE FROM contacts WHERE id = ?", (cid,))
                 self._ids.pop((client, key), None)
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if purge:
+            self.purge_erased()
         return found
+
+    def purge_erased(self) -> list[str]:
+        """Checkpoint and truncate the write-ahead log, so no copy of erased rows stays in the
+        ledger's files; returns the tables rewritten (none: ``secure_delete`` zeroed the rows
+        in place)."""
+        if self.path != ":memory:" and not self.conn.in_transaction:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return []
 
     # -- figures ----------------------------------------------------------------
 
