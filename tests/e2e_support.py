@@ -17,11 +17,10 @@ import pytest
 
 from pressure_sdk.ledger import is_url, open_ledger
 
+from .snapshot import snapshot
+
 ROOT = Path(__file__).parents[1]
 GENERATOR = ROOT / "examples" / "demo" / "generate.py"
-#: every touch and engagement of a contact: ``(EVER, FOREVER]`` holds every date these tests
-#: make (2023 to 2030: a window's reads seek each of its 6-day buckets on SQLite)
-EVER, FOREVER = 1_700_000_000, 1_900_000_000
 
 
 def generate(out: Path, contacts: int, days: int) -> Path:
@@ -109,26 +108,17 @@ class Sandboxed:
 
 
 def ledger_content(ws: Sandboxed) -> dict[str, list[tuple[Any, ...]]]:
-    """What the workspace's ledger holds, read through the ledger's interface, by email (ids
-    depend on the order contacts came in): each contact's touches, engagements and consent
-    changes, and the members of each list the platforms confirmed."""
+    """What the workspace's ledger holds, through the ledger's interface (see :func:`snapshot`).
+
+    Consent changes leave out their time: a sandbox dates an opt-out its audience reports by
+    the wall clock, so two sandboxes of the same data differ there by a second or so.
+    """
     target = ws.ledger_target
-    content: dict[str, list[tuple[Any, ...]]] = {"touches": [], "engagements": [], "consent": [], "lists": []}
     try:
         with open_ledger(target) as led:
-            for c in led.iter_contacts():
-                who = (c.client, c.email)
-                content["touches"] += [(*who, *t) for t in led.touches_of(c.id, EVER, FOREVER)]
-                content["engagements"] += [(*who, *e) for e in led.engagements_of(c.id, EVER, FOREVER)]
-                # without its time: a sandbox dates an opt-out its audience reports by the wall
-                # clock, so two sandboxes of the same data differ there by a second or so
-                content["consent"] += [(*who, *k[1:]) for k in led.consent_of(c.id)]
-            for account, name, _size in led.list_sizes():
-                members = led.members(account, led.list_members(account, name))
-                content["lists"] += [(account, name, m.email) for m in members]
+            return snapshot(led, consent_times=False)
     finally:
         if is_url(target):
             from pressure_sdk.ledger.postgres import close_pool
 
             close_pool(target)
-    return {k: sorted(v, key=repr) for k, v in content.items()}

@@ -207,6 +207,10 @@ class LedgerAPI(Protocol):
         """Contact ids of a platform list's members, by the account's external id or by email."""
         ...
 
+    def migrations(self) -> list[str]:
+        """Names of the migrations applied to this ledger, in order."""
+        ...
+
     def members(self, account: str, contact_ids: Iterable[int]) -> list[Member]:
         """Email and the account's external id of each contact, in contact-id order."""
         ...

@@ -253,6 +253,13 @@ class Ledger(ListQueries):
             raise
         return conn
 
+    def migrations(self) -> list[str]:
+        """Names of the migrations applied to this ledger, in order."""
+        rows = self.conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY name", (migrations.name,)
+        )
+        return [name for (name,) in rows]
+
     def close(self) -> None:
         """Close the connection (a write in progress is rolled back)."""
         self.conn.close()
