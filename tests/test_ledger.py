@@ -313,6 +313,15 @@ def test_an_unreachable_postgresql_gives_ledger_error_without_the_password(postg
     assert "s3cret-pw" not in str(err.value) and "someone:***@" in str(err.value)
 
 
+def _files_hold(postgres_server: Any, led: Any, secrets: list[bytes]) -> list[tuple[str, bytes]]:
+    """(file, secret) for each secret some file of the ledger's database holds, after a checkpoint."""
+    # the database's own files, read as anyone with the server's disk would read them
+    (dboid,) = led.conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()
+    led.conn.execute("CHECKPOINT")  # every page the server holds goes to the files
+    folder = Path(postgres_server.data) / "base" / str(dboid)
+    return [(f.name, s) for f in folder.iterdir() for s in secrets if s in f.read_bytes()]
+
+
 def test_forget_on_postgresql_leaves_nothing_in_the_database_files(postgres_url: str, postgres_server: Any) -> None:
     from pressure_sdk.ledger.postgres import PostgresLedger
 
@@ -329,13 +338,7 @@ def test_forget_on_postgresql_leaves_nothing_in_the_database_files(postgres_url:
     assert led.forget(email) == ["default"]
     assert led.contact(email) is None and led.count("touches") == 1
     assert led.list_members("acc", "l") == set()
-    (dboid,) = led.conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()  # type: ignore[misc]
-    led.conn.execute("CHECKPOINT")  # every page the server holds goes to the files
-    folder = Path(postgres_server.data) / "base" / str(dboid)
-    for f in folder.iterdir():
-        data = f.read_bytes()
-        for secret in (email.encode(), b"secret-nick", b"ext-erase", b"secret-product"):
-            assert secret not in data, (f.name, secret)
+    assert not _files_hold(postgres_server, led, [email.encode(), b"secret-nick", b"ext-erase", b"secret-product"])
     # the tombstone keeps it out of later imports
     assert led.ingest(batch, account="acc").skipped_erased == 1
     assert led.contact(email) is None and led.count("contacts") == 1
@@ -454,14 +457,6 @@ def test_large_scans_on_postgresql_stream_through_a_server_side_cursor_and_read_
     assert len([first, *stream]) == 200
     assert not pg.conn.execute("SELECT name FROM pg_cursors").fetchall()
     pg.close()
-
-
-def _files_hold(postgres_server: Any, led: Any, secrets: list[bytes]) -> list[tuple[str, bytes]]:
-    """(file, secret) for each secret some file of the ledger's database holds, after a checkpoint."""
-    (dboid,) = led.conn.execute("SELECT oid FROM pg_database WHERE datname = current_database()").fetchone()
-    led.conn.execute("CHECKPOINT")
-    folder = Path(postgres_server.data) / "base" / str(dboid)
-    return [(f.name, s) for f in folder.iterdir() for s in secrets if s in f.read_bytes()]
 
 
 def _erasable(led: Any, emails: list[str]) -> None:
