@@ -247,6 +247,44 @@ def new_ledger_target(backend: str, request: pytest.FixtureRequest, tmp_path: An
 
 
 @pytest.fixture
+def make_backend_workspace(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Workspace]]:
+    """``make_workspace`` on the test's backend, each call on a new ledger of its own (a new
+    schema on PostgreSQL), so a test may keep several workspaces side by side."""
+    opened: list[Workspace] = []
+    urls: list[str] = []
+
+    def make(
+        rules: list[dict[str, Any]] | None = None,
+        families: dict[str, Any] | None = None,
+        brands: dict[str, Any] | None = None,
+        **sections: Any,
+    ) -> Workspace:
+        data: dict[str, Any] = {"brands": brands if brands is not None else {"acme": {}}, **sections}
+        if rules is not None:
+            data["rules"] = rules
+        if families is not None:
+            data["families"] = families
+        if backend == "sqlite":
+            led: Any = Ledger(":memory:")
+        else:
+            from pressure_sdk.ledger.postgres import PostgresLedger
+
+            urls.append(request.getfixturevalue("postgres_server").new_schema())
+            led = PostgresLedger(urls[-1])
+        ws = Workspace(parse_config(data), led)
+        opened.append(ws)
+        return ws
+
+    yield make
+    from pressure_sdk.ledger.postgres import close_pool
+
+    for ws in opened:
+        ws.close()
+    for url in urls:
+        close_pool(url)
+
+
+@pytest.fixture
 def make_ledger_workspace(ledger_factory: Callable[[], Any]) -> Callable[..., Workspace]:
     """``make_workspace`` on a new ledger of the test's backend (SQLite in memory or PostgreSQL)."""
 
