@@ -523,3 +523,17 @@ def test_an_erasure_on_postgresql_waits_for_a_locked_table_a_bounded_time_and_th
     assert led.forget(email) == []
     assert not _files_hold(postgres_server, led, [email.encode(), b"secret-product-0"])
     led.close()
+
+
+def test_erasures_without_purge_hide_the_contact_at_once_and_one_purge_follows(ledger_factory: LedgerFactory) -> None:
+    led = ledger_factory()
+    emails = ["one@example.org", "two@example.org"]
+    batch = Batch(touches=[touch(i, e) for i, e in enumerate(emails)] + [touch(9, "keep@example.org")])
+    led.ingest(batch, account="acc")
+    assert [led.forget(e, purge=False) for e in emails] == [["default"], ["default"]]
+    assert [led.contact(e) for e in emails] == [None, None] and led.count("touches") == 1
+    assert led.count("tombstones") == 2
+    led.purge_erased()
+    assert led.purge_erased() == []  # nothing left to do
+    assert led.ingest(batch, account="acc").skipped_erased == 2
+    assert led.count("contacts") == 1

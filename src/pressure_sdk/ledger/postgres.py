@@ -226,7 +226,10 @@ class PostgresLedger:
         finally:
             if not self._closed and not cur.closed:
                 with self._lock:
-                    cur.close()
+                    try:
+                        cur.close()
+                    except self._psycopg.Error:  # a rollback since dropped it: nothing left to close
+                        pass
 
     def _migrate(self) -> None:
         with self.transaction():
