@@ -193,6 +193,10 @@ class PostgresLedger:
         self.contacts_created = 0
         self._closed = False
         try:
+            # Streamed reads (_stream) are server-side cursors, which PostgreSQL plans for
+            # their first tenth of rows by default: a nested loop that starts fast and then
+            # takes minutes over a whole ledger. They are always read to the end: plan for it.
+            self._x("SET cursor_tuple_fraction = 1.0")
             self._migrate()
             self._salt = self._meta_salt()
         except BaseException:
