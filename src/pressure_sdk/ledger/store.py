@@ -946,6 +946,7 @@ class Ledger(ListQueries):
         log, which still holds copies of the pages.
         """
         key = normalize_email(email)
+        text.check_text(key, "email")
         found: list[str] = []
         with self.transaction():
             for client in clients:
