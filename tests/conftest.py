@@ -115,6 +115,17 @@ class PostgresServer:
             conn.execute(f"CREATE DATABASE {name}")
         return f"{self.base}/{name}"
 
+    def copy_database(self, url: str) -> str:
+        """The URL of a new database holding a copy of the one at ``url`` (nobody may be connected to it)."""
+        import psycopg
+
+        self._n += 1
+        name = f"ledger_{self._n}"
+        source = url.rsplit("/", 1)[1].split("?")[0]
+        with psycopg.connect(f"{self.base}/postgres", autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name} TEMPLATE {source}")
+        return f"{self.base}/{name}"
+
     def new_schema(self) -> str:
         """The URL of an empty schema of its own in a shared database (quicker to make than a database)."""
         import psycopg
@@ -212,6 +223,16 @@ def ledger_factory(backend: str, request: pytest.FixtureRequest) -> Iterator[Cal
 
 
 @pytest.fixture
+def ledger_url(request: pytest.FixtureRequest) -> str | None:
+    """Where an end-to-end workspace keeps its ledger: None for its SQLite file, or a new
+    PostgreSQL database's URL when a test is parametrized with ``ledger_url="postgresql"``
+    (``indirect=True``); ``pressure-sync`` then finds it in ``PRESSURE_LEDGER``."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return None
+    return str(request.getfixturevalue("postgres_server").new_database())
+
+
+@pytest.fixture
 def new_ledger_target(backend: str, request: pytest.FixtureRequest, tmp_path: Any) -> Callable[[], str]:
     """``new_ledger_target()``: where a new, empty ledger of the test's backend would be (not created yet
     for SQLite: a file path in a new folder; an empty database's URL for PostgreSQL)."""
@@ -223,6 +244,44 @@ def new_ledger_target(backend: str, request: pytest.FixtureRequest, tmp_path: An
         return str(request.getfixturevalue("postgres_server").new_database())
 
     return make
+
+
+@pytest.fixture
+def make_backend_workspace(backend: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Workspace]]:
+    """``make_workspace`` on the test's backend, each call on a new ledger of its own (a new
+    schema on PostgreSQL), so a test may keep several workspaces side by side."""
+    opened: list[Workspace] = []
+    urls: list[str] = []
+
+    def make(
+        rules: list[dict[str, Any]] | None = None,
+        families: dict[str, Any] | None = None,
+        brands: dict[str, Any] | None = None,
+        **sections: Any,
+    ) -> Workspace:
+        data: dict[str, Any] = {"brands": brands if brands is not None else {"acme": {}}, **sections}
+        if rules is not None:
+            data["rules"] = rules
+        if families is not None:
+            data["families"] = families
+        if backend == "sqlite":
+            led: Any = Ledger(":memory:")
+        else:
+            from pressure_sdk.ledger.postgres import PostgresLedger
+
+            urls.append(request.getfixturevalue("postgres_server").new_schema())
+            led = PostgresLedger(urls[-1])
+        ws = Workspace(parse_config(data), led)
+        opened.append(ws)
+        return ws
+
+    yield make
+    from pressure_sdk.ledger.postgres import close_pool
+
+    for ws in opened:
+        ws.close()
+    for url in urls:
+        close_pool(url)
 
 
 @pytest.fixture

@@ -289,6 +289,22 @@ def test_decide_with_unknown_values_exits_2_naming_them(ws: Path, args: list[str
     assert code == 2 and message in out
 
 
+def test_forget_erases_several_addresses_in_one_command(ws: Path) -> None:
+    assert invoke("run", "--config", str(ws))[0] == 0
+    code, out = invoke(
+        "forget", "--config", str(ws), "ana@example.com", "CY@example.com", "nobody@example.com", "--yes"
+    )
+    assert code == 0, out
+    assert "erased ana@example.com from default" in out and "erased cy@example.com from default" in out
+    assert "nobody@example.com was not in the ledger" in out
+    status = json.loads(invoke("status", "--config", str(ws), "--json")[1])
+    assert (status["contacts"], status["erased"]) == (1, 3)
+    # one bad address and nothing is erased
+    code, out = invoke("forget", "--config", str(ws), "bob@example.com", "not an email", "--yes")
+    assert code == 2 and "is not a valid email address" in out
+    assert json.loads(invoke("status", "--config", str(ws), "--json")[1])["contacts"] == 1
+
+
 def test_forget_rejects_what_is_not_an_email(ws: Path) -> None:
     for bad in ("", "not an email"):
         code, out = invoke("forget", "--config", str(ws), "--yes", bad)

@@ -17,7 +17,7 @@ def undocumented(root: Path) -> list[str]:
         if not ast.get_docstring(tree) and path.stat().st_size:
             missing.append(f"{where}:1 (module)")
 
-        def visit(node: ast.AST, prefix: str) -> None:
+        def visit(node: ast.AST, prefix: str, where: Path = where) -> None:
             for child in ast.iter_child_nodes(node):
                 if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                     continue

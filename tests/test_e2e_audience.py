@@ -2,7 +2,7 @@
 
 A contact saturated by brand A's sends on HubSpot, and present in brand B's audience on
 Brevo without a single event there, lands on B's list on Brevo, and leaves it once the
-window has passed.
+window has passed. On both ledgers (SQLite, and PostgreSQL through ``PRESSURE_LEDGER``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 from pressure_connector_brevo.testing import BrevoSandbox
 from pressure_connector_hubspot.testing import HubSpotSandbox
+
+from .e2e_support import BOTH_LEDGERS
 
 pytestmark = pytest.mark.slow
 
@@ -81,8 +83,9 @@ def run(config: Path, env: dict[str, str], *args: str) -> dict[str, object]:
     return json.loads(proc.stdout)
 
 
+@BOTH_LEDGERS
 def test_a_contact_saturated_by_one_brand_lands_on_the_other_brands_list_through_its_audience(
-    tmp_path: Path,
+    tmp_path: Path, ledger_url: str | None
 ) -> None:
     hub, brevo = HubSpotSandbox(limits={}), BrevoSandbox(limits={})
     now = int(time.time())
@@ -95,7 +98,10 @@ def test_a_contact_saturated_by_one_brand_lands_on_the_other_brands_list_through
     brevo.start()
     try:
         config = workspace(tmp_path, hub, brevo)
-        env = {**os.environ, "HUBSPOT_TOKEN": hub.credential, "BREVO_API_KEY": brevo.credential}
+        env = {k: v for k, v in os.environ.items() if k != "PRESSURE_LEDGER"}
+        env.update(HUBSPOT_TOKEN=hub.credential, BREVO_API_KEY=brevo.credential)
+        if ledger_url:
+            env["PRESSURE_LEDGER"] = ledger_url
         first = run(config, env)
         velo = next(a for a in first["accounts"] if a["name"] == "velo")  # type: ignore[union-attr]
         assert velo["ok"] and velo["touches_added"] == 0, velo

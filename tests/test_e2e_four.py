@@ -3,19 +3,15 @@
 The generator's three brands feed HubSpot (maison-paris), Brevo (velo) and the files
 connector (maison-outlet); two more brands are made from the same exports with other
 addresses, so each platform has people of its own: maison-web on Mailchimp and velo-pro
-on SFMC.
+on SFMC. The clean run and its rerun, and a run killed mid-push, run on both ledgers
+(SQLite, and PostgreSQL through ``PRESSURE_LEDGER``); the kills mid-pull run on SQLite.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
-import time
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,8 +22,8 @@ from pressure_connector_hubspot.testing import HubSpotSandbox
 from pressure_connector_mailchimp.testing import MailchimpSandbox
 from pressure_connector_sfmc.testing import SfmcSandbox
 
-ROOT = Path(__file__).parents[1]
-GENERATOR = ROOT / "examples" / "demo" / "generate.py"
+from .e2e_support import BOTH_LEDGERS, Sandboxed, generate, ledger_content
+
 SFMC_ENV = "VELO_PRO_SFMC"
 
 pytestmark = pytest.mark.slow
@@ -53,22 +49,17 @@ def derive(source: Path, target: Path, brand: str, tag: str) -> None:
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("exports")
-    subprocess.run(
-        [sys.executable, str(GENERATOR), "--contacts", "200", "--days", "20", "--out", str(out)],
-        check=True,
-        capture_output=True,
-    )
+    out = generate(tmp_path_factory.mktemp("exports"), contacts=200, days=20)
     derive(out / "maison-outlet", out / "maison-web", "maison-web", "web")
     derive(out / "velo", out / "velo-pro", "velo-pro", "pro")
     return out
 
 
-class Four:
+class Four(Sandboxed):
     """Four platform sandboxes seeded from the exports, and a workspace using them and files."""
 
-    def __init__(self, root: Path, exports: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, exports: Path, ledger_url: str | None = None) -> None:
+        super().__init__(root, ledger_url)
         self.hubspot = HubSpotSandbox(limits={})
         self.brevo = BrevoSandbox(limits={})
         self.mailchimp = MailchimpSandbox()
@@ -79,37 +70,16 @@ class Four:
         self.sfmc.load_exports(exports / "velo-pro")
         for box in self.boxes():
             box.start()
-        root.mkdir(parents=True, exist_ok=True)
-        self.config = root / "pressure.toml"
         self.config.write_text(workspace_toml(self, exports))
-        self.env = {
-            **os.environ,
-            "HUBSPOT_TOKEN": self.hubspot.credential,
-            "BREVO_API_KEY": self.brevo.credential,
-            "MAILCHIMP_KEY": self.mailchimp.credential,
+        self.env.update(
+            HUBSPOT_TOKEN=self.hubspot.credential,
+            BREVO_API_KEY=self.brevo.credential,
+            MAILCHIMP_KEY=self.mailchimp.credential,
             **self.sfmc.env(SFMC_ENV),
-        }
+        )
 
     def boxes(self) -> list[Any]:
         return [self.hubspot, self.brevo, self.mailchimp, self.sfmc]
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pressure_sdk", "run", "--config", str(self.config), *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=300,
-        )
-
-    def start_run(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pressure_sdk", "run", "--config", str(self.config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env,
-        )
 
     def lists(self) -> dict[str, set[str]]:
         """Each platform's suppression list as the platform holds it."""
@@ -119,10 +89,6 @@ class Four:
             "mailchimp": self.mailchimp.segment_members("web-marketing-email"),
             "sfmc": self.sfmc.emails("pressure-pro-marketing-email"),
         }
-
-    def stop(self) -> None:
-        for box in self.boxes():
-            box.stop()
 
 
 def workspace_toml(p: Four, exports: Path) -> str:
@@ -203,11 +169,13 @@ scope = "brand"
 
 
 @pytest.fixture
-def four(tmp_path: Path, exports: Path) -> Iterator[Any]:
+def four(tmp_path: Path, exports: Path, ledger_url: str | None, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """``four(name)``: a workspace of its own, on the test's backend (a new database each on PostgreSQL)."""
     made: list[Four] = []
 
     def make(name: str = "ws") -> Four:
-        p = Four(tmp_path / name, exports)
+        url = ledger_url and (request.getfixturevalue("postgres_server").new_database() if made else ledger_url)
+        p = Four(tmp_path / name, exports, url)
         made.append(p)
         return p
 
@@ -216,32 +184,10 @@ def four(tmp_path: Path, exports: Path) -> Iterator[Any]:
         p.stop()
 
 
-def ledger_content(p: Four) -> dict[str, list[tuple[object, ...]]]:
-    conn = sqlite3.connect(p.root / "ledger.db")
-    try:
-        return {
-            "touches": conn.execute(
-                "SELECT t.account, c.email, t.at, t.uid, t.channel, t.family FROM touches t "
-                "JOIN contacts c ON c.id = t.contact_id ORDER BY 1, 2, 3, 4"
-            ).fetchall(),
-            "engagements": conn.execute(
-                "SELECT e.account, c.email, e.at, e.uid, e.type FROM engagements e "
-                "JOIN contacts c ON c.id = e.contact_id ORDER BY 1, 2, 3, 4"
-            ).fetchall(),
-            "lists": conn.execute(
-                "SELECT m.account, m.list, c.email FROM list_members m JOIN contacts c ON c.id = m.contact_id "
-                "ORDER BY 1, 2, 3"
-            ).fetchall(),
-        }
-    finally:
-        conn.close()
-
-
+@BOTH_LEDGERS
 def test_one_run_over_four_platforms_and_files_then_a_rerun_changes_nothing(four: Any) -> None:
-    import json
-
     p = four()
-    first = p.run("--json")
+    first = p.run("run", "--json")
     assert first.returncode == 0, first.stdout + first.stderr
     by_name = {a["name"]: a for a in json.loads(first.stdout)["accounts"]}
     assert set(by_name) == {"maison-paris", "velo", "maison-web", "velo-pro", "maison-outlet"}
@@ -249,8 +195,9 @@ def test_one_run_over_four_platforms_and_files_then_a_rerun_changes_nothing(four
         assert acc["ok"] and acc["touches_added"] > 0, (name, acc)
         assert acc["lists"][0]["pushed"] and acc["lists"][0]["size"] > 0, (name, acc)
     # what each platform holds is what the ledger recorded as confirmed
+    content = ledger_content(p)
     confirmed: dict[str, set[str]] = {}
-    for account, _lst, email in ledger_content(p)["lists"]:
+    for account, _lst, email in content["lists"]:
         confirmed.setdefault(str(account), set()).add(str(email))
     lists = p.lists()
     assert lists["hubspot"] == confirmed["maison-paris"]
@@ -259,42 +206,34 @@ def test_one_run_over_four_platforms_and_files_then_a_rerun_changes_nothing(four
     assert lists["sfmc"] == confirmed["velo-pro"]
     # another person's address on another platform: the +web and +pro people never mix
     assert all("+web@" in e for e in lists["mailchimp"]) and all("+pro@" in e for e in lists["sfmc"])
-    second = p.run("--json")
+    second = p.run("run", "--json")
     assert second.returncode == 0, second.stdout + second.stderr
     for acc in json.loads(second.stdout)["accounts"]:
         assert acc["touches_added"] == 0 and acc["lists"][0]["added"] == acc["lists"][0]["removed"] == 0, acc
+    assert ledger_content(p) == content
     assert p.lists() == lists
 
 
 @pytest.mark.parametrize(
-    ("platform", "phase", "path", "skip"),
+    ("platform", "phase", "path", "skip", "ledger_url"),
     [
-        ("mailchimp", "pull", "/email-activity", 1),
-        ("mailchimp", "push", "/segments/", 0),
-        ("sfmc", "pull", "/soap", 3),
-        ("sfmc", "push", "/rows", 0),
+        ("mailchimp", "pull", "/email-activity", 1, "sqlite"),
+        ("mailchimp", "push", "/segments/", 0, "sqlite"),
+        ("sfmc", "pull", "/soap", 3, "sqlite"),
+        ("sfmc", "push", "/rows", 0, "sqlite"),
+        ("sfmc", "push", "/rows", 0, "postgresql"),
     ],
+    indirect=["ledger_url"],
 )
 def test_a_run_killed_on_mailchimp_or_sfmc_converges(
     four: Any, platform: str, phase: str, path: str, skip: int
 ) -> None:
     clean = four("clean")
-    assert clean.run().returncode == 0
+    assert clean.run("run").returncode == 0
     killed = four("killed")
-    box = getattr(killed, platform)
     # hold one request of the phase open, kill the run while it waits, then rerun
-    box.inject("timeout", path=path, skip=skip, delay=30)
-    proc = killed.start_run()
-    deadline = time.monotonic() + 120
-    while box.count(path=path) <= skip:
-        assert proc.poll() is None, f"the run ended before reaching the {phase}: {proc.communicate()}"
-        assert time.monotonic() < deadline, f"the run never reached the {phase}"
-        time.sleep(0.05)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    box.clear_faults()
-    rerun = killed.run()
+    killed.kill_while_held(getattr(killed, platform), path, skip, phase)
+    rerun = killed.run("run")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert ledger_content(killed) == ledger_content(clean)
     assert killed.lists() == clean.lists()

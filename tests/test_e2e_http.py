@@ -2,17 +2,16 @@
 
 The sandboxes run in this process on free ports; ``pressure-sync`` runs as a separate
 process, as cron would run it. Data: a small demo generated with the demo's generator.
+A clean run and its rerun, and a run killed mid-push, run on both ledgers (SQLite and
+PostgreSQL through ``PRESSURE_LEDGER``); the other cases do not depend on the ledger and
+run on SQLite only, to keep the suite's time.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,70 +20,38 @@ import pytest
 from pressure_connector_brevo import testing as brevo
 from pressure_connector_hubspot import testing as hubspot
 
-ROOT = Path(__file__).parents[1]
-GENERATOR = ROOT / "examples" / "demo" / "generate.py"
+from .e2e_support import BOTH_LEDGERS, ROOT, Sandboxed, generate, ledger_content
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("exports")
-    subprocess.run(
-        [sys.executable, str(GENERATOR), "--contacts", "300", "--days", "20", "--out", str(out)],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return generate(tmp_path_factory.mktemp("exports"), contacts=300, days=20)
 
 
-class Platforms:
+class Platforms(Sandboxed):
     """A HubSpot and a Brevo sandbox seeded from the same exports, and a workspace using them."""
 
-    def __init__(self, root: Path, exports: Path) -> None:
-        self.root = root
+    def __init__(self, root: Path, exports: Path, ledger_url: str | None = None) -> None:
+        super().__init__(root, ledger_url)
         self.hubspot = hubspot.HubSpotSandbox(limits={})
         self.brevo = brevo.BrevoSandbox(limits={})
         self.hubspot.load_exports(exports / "maison-paris")
         self.brevo.load_exports(exports / "velo")
         self.hubspot.start()
         self.brevo.start()
-        root.mkdir(parents=True, exist_ok=True)
-        self.config = root / "pressure.toml"
         self.config.write_text(workspace_toml(self, exports))
-        self.env = {
-            **os.environ,
-            "HUBSPOT_TOKEN": self.hubspot.credential,
-            "BREVO_API_KEY": self.brevo.credential,
-        }
+        self.env.update(HUBSPOT_TOKEN=self.hubspot.credential, BREVO_API_KEY=self.brevo.credential)
 
-    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pressure_sdk", *args, "--config", str(self.config)],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=timeout,
-        )
-
-    def start_run(self) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pressure_sdk", "run", "--config", str(self.config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=self.env,
-        )
+    def boxes(self) -> list[Any]:
+        return [self.hubspot, self.brevo]
 
     def lists(self) -> dict[str, set[str]]:
         return {
             "hubspot": self.hubspot.list_members("paris-marketing-email"),
             "brevo": self.brevo.list_members("velo-marketing-email"),
         }
-
-    def stop(self) -> None:
-        self.hubspot.stop()
-        self.brevo.stop()
 
 
 def workspace_toml(p: Platforms, exports: Path) -> str:
@@ -177,11 +144,13 @@ window = "7d"
 
 
 @pytest.fixture
-def platforms(tmp_path: Path, exports: Path) -> Iterator[Any]:
+def platforms(tmp_path: Path, exports: Path, ledger_url: str | None, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """``platforms(name)``: a workspace of its own, on the test's backend (a new database each on PostgreSQL)."""
     made: list[Platforms] = []
 
     def make(name: str = "ws") -> Platforms:
-        p = Platforms(tmp_path / name, exports)
+        url = ledger_url and (request.getfixturevalue("postgres_server").new_database() if made else ledger_url)
+        p = Platforms(tmp_path / name, exports, url)
         made.append(p)
         return p
 
@@ -190,32 +159,12 @@ def platforms(tmp_path: Path, exports: Path) -> Iterator[Any]:
         p.stop()
 
 
-def ledger_content(p: Platforms) -> dict[str, list[tuple[object, ...]]]:
-    conn = sqlite3.connect(p.root / "ledger.db")
-    try:
-        return {
-            "touches": conn.execute(
-                "SELECT t.account, c.email, t.at, t.uid, t.channel, t.family, t.campaign FROM touches t "
-                "JOIN contacts c ON c.id = t.contact_id ORDER BY 1, 2, 3, 4"
-            ).fetchall(),
-            "engagements": conn.execute(
-                "SELECT e.account, c.email, e.at, e.uid, e.type FROM engagements e "
-                "JOIN contacts c ON c.id = e.contact_id ORDER BY 1, 2, 3, 4"
-            ).fetchall(),
-            "lists": conn.execute(
-                "SELECT m.account, m.list, c.email FROM list_members m JOIN contacts c ON c.id = m.contact_id "
-                "ORDER BY 1, 2, 3"
-            ).fetchall(),
-        }
-    finally:
-        conn.close()
-
-
 def report(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert proc.stdout, proc.stderr
     return json.loads(proc.stdout)
 
 
+@BOTH_LEDGERS
 def test_run_over_http_pulls_pushes_and_a_rerun_changes_nothing(platforms: Any) -> None:
     p = platforms()
     first = p.run("run", "--json")
@@ -234,8 +183,8 @@ def test_run_over_http_pulls_pushes_and_a_rerun_changes_nothing(platforms: Any) 
     lists = p.lists()
     assert lists["hubspot"] == confirmed["maison-paris/paris-marketing-email"]
     assert lists["brevo"] == confirmed["velo/velo-marketing-email"]
-    # each event exactly once
-    assert len(content["touches"]) == len({(r[0], r[3]) for r in content["touches"]})
+    # the ledger holds what the run reports it added
+    assert len(content["touches"]) == sum(a["touches_added"] for a in rep["accounts"]) > 0
 
     again = p.run("run", "--json")
     assert again.returncode == 0, again.stderr
@@ -274,13 +223,15 @@ def test_missing_credential_fails_that_account_only(platforms: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("platform", "phase", "path", "skip"),
+    ("platform", "phase", "path", "skip", "ledger_url"),
     [
-        ("hubspot", "pull", "/email/public/v1/events", 2),
-        ("hubspot", "push", "/memberships/add-and-remove", 1),
-        ("brevo", "pull", "/campaignStats", 40),
-        ("brevo", "push", "/contacts/add", 0),
+        ("hubspot", "pull", "/email/public/v1/events", 2, "sqlite"),
+        ("hubspot", "push", "/memberships/add-and-remove", 1, "sqlite"),
+        ("hubspot", "push", "/memberships/add-and-remove", 1, "postgresql"),
+        ("brevo", "pull", "/campaignStats", 40, "sqlite"),
+        ("brevo", "push", "/contacts/add", 0, "sqlite"),
     ],
+    indirect=["ledger_url"],
 )
 def test_a_run_killed_mid_pull_or_push_converges(
     platforms: Any, platform: str, phase: str, path: str, skip: int
@@ -288,19 +239,8 @@ def test_a_run_killed_mid_pull_or_push_converges(
     clean = platforms("clean")
     assert clean.run("run").returncode == 0
     killed = platforms("killed")
-    box = getattr(killed, platform)
     # hold one request of the phase open, kill the run while it waits, then rerun
-    box.inject("timeout", path=path, skip=skip, delay=30)
-    proc = killed.start_run()
-    deadline = time.monotonic() + 60
-    while box.count(path=path) <= skip:
-        assert proc.poll() is None, f"the run ended before reaching the {phase}: {proc.communicate()}"
-        assert time.monotonic() < deadline, f"the run never reached the {phase}"
-        time.sleep(0.05)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    box.clear_faults()
+    killed.kill_while_held(getattr(killed, platform), path, skip, phase, within=60)
     rerun = killed.run("run")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert ledger_content(killed) == ledger_content(clean)

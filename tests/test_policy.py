@@ -2,6 +2,7 @@
 
 Most tests go through the Workspace API (record touches, ingest engagements and
 contacts, then decide); a few call Policy.evaluate directly to pin the window maths.
+Every workspace test runs on both ledgers (SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -35,6 +36,12 @@ T = ts("2026-03-10T12:00:00+00:00")
 _ids = itertools.count()
 
 MakeWs = Callable[..., Workspace]
+
+
+@pytest.fixture
+def make_workspace(make_backend_workspace: MakeWs) -> MakeWs:
+    """Workspaces on the test's backend: the rules read the same whichever ledger holds the history."""
+    return make_backend_workspace
 
 
 def touch(

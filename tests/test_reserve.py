@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +14,8 @@ from pressure_sdk.ledger import open_ledger
 from pressure_sdk.models import Batch, Engagement
 from pressure_sdk.workspace import Workspace
 
+from .snapshot import EVER, FOREVER
+
 H = 3600
 D = 86400
 A = "ann@example.com"
@@ -25,20 +26,17 @@ MakeWs = Callable[..., Workspace]
 
 
 def touches_of(ws: Workspace, email: str = A) -> list[tuple[Any, ...]]:
-    sql = (
-        "SELECT t.at, t.channel, t.brand, t.family, t.weight, t.campaign, t.account FROM touches t "
-        "JOIN contacts c ON c.id = t.contact_id WHERE c.email = ? ORDER BY t.at"
-    )
-    if not isinstance(ws.ledger.conn, sqlite3.Connection):  # PostgreSQL's parameter markers
-        sql = sql.replace("?", "%s")
-    return [tuple(r) for r in ws.ledger.conn.execute(sql, (email,)).fetchall()]
+    """(at, channel, brand, family, weight) of the contact's touches, as the ledger reads them."""
+    contact = ws.ledger.contact(email)
+    return [] if contact is None else list(ws.ledger.touches_of(contact.id, EVER, FOREVER))
 
 
 def test_reserve_records_only_when_allowed(make_ledger_workspace: MakeWs) -> None:
     ws = make_ledger_workspace(rules=[{**CAP5, "max": 2}])
     first = ws.reserve(A, "email", "acme", "marketing", T - D, weight=1.5, campaign="spring", event_id="r1")
     assert first.allowed
-    assert touches_of(ws) == [(T - D, "email", "acme", "marketing", 1.5, "spring", "sdk")]
+    assert touches_of(ws) == [(T - D, "email", "acme", "marketing", 1.5)]
+    assert ws.ledger.touch_counts("account") == [("sdk", 1)]
     # 1.5 counted + 1 > 2
     second = ws.reserve(A, "email", "acme", "marketing", T)
     assert not second.allowed

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from pressure_sdk.ledger import Ledger
+
 from .slow_platform import workspace
 
 REPO = Path(__file__).parents[1]
@@ -43,6 +45,7 @@ def environment() -> dict[str, str]:
 
 
 def touches(config: Path) -> int:
+    """Touches committed so far, read-only: a run may be writing (opening a Ledger would migrate)."""
     path = config.parent / "ledger.db"
     if not path.exists():
         return 0
@@ -57,11 +60,9 @@ def touches(config: Path) -> int:
 
 
 def runs(config: Path) -> list[tuple[str, int | None, str | None]]:
-    conn = sqlite3.connect(config.parent / "ledger.db")
-    try:
-        return conn.execute("SELECT result, exit_code, error FROM runs ORDER BY id DESC").fetchall()
-    finally:
-        conn.close()
+    """(result, exit code, error) of the runs the ledger recorded, newest first."""
+    with Ledger(config.parent / "ledger.db") as led:
+        return [(r.result, r.exit_code, r.error) for r in led.runs(limit=100)]
 
 
 # -- progress ------------------------------------------------------------------------------
@@ -208,9 +209,8 @@ def test_a_signal_stops_the_run_after_the_batch_in_progress_and_says_what_was_sa
     saved = touches(config)
     assert acme["stopped"] is True and acme["pulled"] == saved and 20 <= saved < 400
     assert f"pull stopped after {saved} new events were saved" in acme["error"]
-    conn = sqlite3.connect(config.parent / "ledger.db")
-    assert json.loads(conn.execute("SELECT state FROM watermarks").fetchone()[0]) == {"next": saved // 10}
-    conn.close()
+    with Ledger(config.parent / "ledger.db") as led:
+        assert led.watermark("acme") == {"next": saved // 10}
     assert runs(config)[0][:2] == ("interrupted", code)
 
     again = subprocess.run(command(config, "--json"), cwd=REPO, env=environment(), capture_output=True, text=True)

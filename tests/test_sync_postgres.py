@@ -115,7 +115,7 @@ def test_cli_check_status_and_forget_on_a_postgresql_workspace(tmp_path: Path, p
     assert status["ledger"] == url.replace("not-shown", "***") and status["touches"] == 2
     code, out = invoke("forget", "gone@x.com", "--yes")
     assert code == 0 and "erased gone@x.com from default" in out, out
-    for code, out in (invoke("check"), invoke("status"), invoke("forget", "kept@x.com")):
+    for _code, out in (invoke("check"), invoke("status"), invoke("forget", "kept@x.com")):
         assert "not-shown" not in out
     with open_ledger(postgres_url) as led:
         assert led.contact("gone@x.com") is None and led.count("touches") == 1

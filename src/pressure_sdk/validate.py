@@ -10,8 +10,8 @@ from .config import WorkspaceConfig
 from .errors import InvalidValueError
 from .models import normalize_email
 
-# Deliberately loose: one '@', no spaces, a dot in the domain. Platforms apply their own rules.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# Deliberately loose: one '@', no spaces or control characters, a dot in the domain. Platforms apply their own rules.
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$")
 
 
 def check_email(email: str, where: str = "email") -> str:

@@ -69,38 +69,45 @@ def connectors(config_path: str | None, as_json: bool) -> None:
 
 @cli.command()
 @config_option
-@click.argument("email")
+@click.argument("emails", metavar="EMAIL...", nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--client", metavar="NAME", help="Erase it from this client only (default: every client).")
 @_handle_errors
-def forget(config_path: str, email: str, yes: bool, client: str | None) -> None:
-    """Erase a contact from the ledger (right to erasure); later imports never bring it back.
+def forget(config_path: str, emails: tuple[str, ...], yes: bool, client: str | None) -> None:
+    """Erase contacts from the ledger (right to erasure); later imports never bring them back.
 
-    Shows first, per client, what will be erased (touches, engagements, consent changes,
-    the suppression lists it is on), then asks for confirmation unless --yes.
+    Shows first, per address and client, what will be erased (touches, engagements, consent
+    changes, the suppression lists it is on), then asks for confirmation unless --yes. Several
+    addresses are erased together: on PostgreSQL the tables are rewritten once for all.
     """
     cfg = load_config(config_path)
     cfg.check_client(client)
-    key = check_email(email)
+    keys = list(dict.fromkeys(check_email(e) for e in emails))
     clients = [client] if client else cfg.client_names
     where = f"client {client}" if client else "every client"
     shown = describe(cfg.ledger_target)
+    who = keys[0] if len(keys) == 1 else f"{len(keys)} addresses"
     if is_url(cfg.ledger_target) or cfg.ledger_path.exists():
         with Workspace(cfg) as ws:
-            found = footprint(ws.ledger, key, clients, ws.now())
-        click.echo(f"{key} in {shown}:")
-        for f in found:
-            click.echo(f"  {f.text()}")
+            for key in keys:
+                found = footprint(ws.ledger, key, clients, ws.now())
+                click.echo(f"{key} in {shown}:")
+                for f in found:
+                    click.echo(f"  {f.text()}")
     else:
-        click.echo(f"{key}: no ledger yet at {shown}; nothing to erase")
+        for key in keys:
+            click.echo(f"{key}: no ledger yet at {shown}; nothing to erase")
     if not yes:
-        click.confirm(f"Erase every trace of {key} ({where}) from {shown}?", abort=True)
+        click.confirm(f"Erase every trace of {who} ({where}) from {shown}?", abort=True)
     with open_ledger(cfg.ledger_target) as led:
-        erased = led.forget(key, clients)
-    if erased:
-        click.echo(f"erased {key} from {', '.join(erased)}; one-way tombstones keep it out of future imports ({where})")
-    else:
-        click.echo(f"{key} was not in the ledger; one-way tombstones keep it out of future imports ({where})")
+        erased = {key: led.forget(key, clients, purge=False) for key in keys}
+        led.purge_erased()  # once for every address: one rewrite per table on PostgreSQL
+    kept_out = f"one-way tombstones keep it out of future imports ({where})"
+    for key, found_in in erased.items():
+        if found_in:
+            click.echo(f"erased {key} from {', '.join(found_in)}; {kept_out}")
+        else:
+            click.echo(f"{key} was not in the ledger; {kept_out}")
     click.echo("note: also erase it on each platform; suppression lists there are not changed by this command")
 
 

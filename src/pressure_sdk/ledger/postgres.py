@@ -10,8 +10,9 @@ for deployments with several workers or machines. Differences that matter:
 - Batches are written through ``COPY`` into a session-local staging table, then merged
   with ``INSERT … ON CONFLICT DO NOTHING`` (the first copy of an event wins).
 - Scores live in a temporary table of the ledger's own connection, never in the database.
-- Erasure deletes every row of the contact and vacuums the tables it had rows in, so no
-  dead row version stays in the tables' files; the server's write-ahead log and backups
+- Erasure deletes every row of the contact and rewrites the tables it had rows in, so no
+  dead row version stays in the tables' files (see :meth:`PostgresLedger.purge_erased` for
+  the locks that takes and how it bounds them); the server's write-ahead log and backups
   are kept as its operator configures them.
 
 psycopg is an optional dependency: ``pip install "pressure-sdk[postgresql]"``.
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import LedgerError, LockedError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
-from . import postgres_schema
+from . import postgres_schema, text
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
 from .store import (
     _CONTACT_CACHE,
@@ -55,9 +56,20 @@ if TYPE_CHECKING:
 COPY_FROM = 64
 #: connections one process keeps per server URL at most
 POOL_MAX = 32
+#: rows a streamed read (a server-side cursor) fetches at a time: the process holds at most
+#: this many of a large scan, whatever the ledger's size
+STREAM_PAGE = 5_000
 _COLS = "c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen"
 _TOUCH_COLS = ("contact_id", "at", "uid", "channel", "brand", "family", "weight", "account", "campaign", "product")
 _ENG_COLS = ("contact_id", "at", "uid", "type", "channel", "brand", "product", "account", "amount", "currency")
+#: the tables an erasure deletes from, the one holding the address first
+ERASED_TABLES = ("contacts", "identities", "touches", "engagements", "consent", "list_members")
+#: meta key of the tables an erasure deleted from and that are not rewritten yet
+PURGE_KEY = "erase_purge_pending"
+#: seconds a purge's rewrite waits for its table's lock before it lets others go and retries
+PURGE_LOCK_TIMEOUT = 2.0
+PURGE_ATTEMPTS = 5
+PURGE_PAUSE = 1.0
 #: advisory lock namespace (first int of the two-int form) of run locks
 RUN_LOCK_SPACE = 0x70726573  # "pres"
 
@@ -91,7 +103,9 @@ def _import_psycopg() -> Any:
 
 
 def _reset(conn: psycopg.Connection[Any]) -> None:
-    # a connection goes back to the pool without this ledger's temporary tables or locks
+    # a connection goes back to the pool without this ledger's temporary tables, locks or
+    # streamed reads left open
+    conn.execute("CLOSE ALL")
     conn.execute("DISCARD TEMP")
     conn.execute("SELECT pg_advisory_unlock_all()")
 
@@ -175,9 +189,14 @@ class PostgresLedger:
         self.scores_at: int | None = None
         self.default_score: tuple[str, float] = ("unscored", 0.0)
         self._account_bits: dict[str, int] = {}
+        self._streams = 0
         self.contacts_created = 0
         self._closed = False
         try:
+            # Streamed reads (_stream) are server-side cursors, which PostgreSQL plans for
+            # their first tenth of rows by default: a nested loop that starts fast and then
+            # takes minutes over a whole ledger. They are always read to the end: plan for it.
+            self._x("SET cursor_tuple_fraction = 1.0")
             self._migrate()
             self._salt = self._meta_salt()
         except BaseException:
@@ -188,6 +207,33 @@ class PostgresLedger:
 
     def _x(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> psycopg.Cursor[Any]:
         return self.conn.execute(sql, params)  # type: ignore[arg-type]
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
+        """Rows of ``sql`` through a server-side cursor, :data:`STREAM_PAGE` at a time.
+
+        The cursor is declared ``WITH HOLD``, so it lives outside the transaction that made it
+        (the ledger's connection is in autocommit between transactions) and the caller may run
+        other queries on the connection while it reads; the server keeps the result, not this
+        process. The cursor closes when the rows run out or the caller drops the iterator.
+        """
+        with self._lock:
+            self._streams += 1
+            cur = self.conn.cursor(name=f"pressure_stream_{self._streams}", withhold=True)
+            cur.execute(sql, params)  # type: ignore[arg-type]
+        try:
+            while True:
+                with self._lock:
+                    rows = cur.fetchmany(STREAM_PAGE)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            if not self._closed and not cur.closed:
+                with self._lock:
+                    try:
+                        cur.close()
+                    except self._psycopg.Error:  # a rollback since dropped it: nothing left to close
+                        pass
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -456,6 +502,7 @@ class PostgresLedger:
         watermark: str | None = None,
     ) -> IngestResult:
         """Write one batch of ``client``'s data and, if it carries one, its watermark, in one transaction."""
+        text.check_batch(batch, account, client, default_brand, watermark)
         with self.transaction():
             result = self._ingest(batch, account, client, default_brand)
             if batch.state is not None:
@@ -587,6 +634,7 @@ class PostgresLedger:
 
     def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
         """Record one touch of a known contact; returns whether it was new (one statement)."""
+        text.check_touch(t, account)
         with self.transaction():
             row = self._x(
                 "WITH t AS (INSERT INTO touches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
@@ -647,24 +695,20 @@ class PostgresLedger:
 
     def consent_log(self, channel: str, until: int) -> Iterator[tuple[int, str, int, str]]:
         """(contact_id, brand, at, status) of every consent change on ``channel`` at or before ``until``."""
-        return iter(
-            self._x(
-                "SELECT contact_id, brand, at, status FROM consent WHERE channel = %s AND at <= %s "
-                "ORDER BY contact_id, at, status <> 'subscribed'",
-                (channel, until),
-            ).fetchall()
+        return self._stream(
+            "SELECT contact_id, brand, at, status FROM consent WHERE channel = %s AND at <= %s "
+            "ORDER BY contact_id, at, status <> 'subscribed'",
+            (channel, until),
         )
 
     def scan_engagements(
         self, since: int, until: int
     ) -> Iterator[tuple[int, int, str, str | None, str | None, str | None]]:
-        """(contact_id, at, type, channel, brand, product) in the window, by contact."""
-        return iter(
-            self._x(
-                "SELECT contact_id, at, type, channel, brand, product FROM engagements "
-                "WHERE at > %s AND at <= %s ORDER BY contact_id, at, uid",
-                (since, until),
-            ).fetchall()
+        """(contact_id, at, type, channel, brand, product) in the window, by contact, streamed."""
+        return self._stream(
+            "SELECT contact_id, at, type, channel, brand, product FROM engagements "
+            "WHERE at > %s AND at <= %s ORDER BY contact_id, at, uid",
+            (since, until),
         )
 
     def start_scores(self, at: int, default: tuple[str, float]) -> None:
@@ -873,13 +917,17 @@ class PostgresLedger:
 
     # -- erasure ----------------------------------------------------------------
 
-    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,)) -> list[str]:
+    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,), *, purge: bool = True) -> list[str]:
         """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back.
 
-        Returns the clients it existed in. Outside a caller's transaction, the tables it
-        had rows in are then vacuumed, so no dead version of its rows stays in their files.
+        Returns the clients it existed in. The rows are deleted at once (no read sees them
+        again) and the tables they were in are recorded as pending a purge, in the same
+        transaction; then, unless ``purge`` is false or a caller's transaction is open,
+        :meth:`purge_erased` rewrites them. Erasing many contacts with ``purge=False`` and
+        purging once rewrites each table once.
         """
         key = normalize_email(email)
+        text.check_text(key, "email")
         found: list[str] = []
         touched: set[str] = set()
         with self.transaction():
@@ -892,17 +940,76 @@ class PostgresLedger:
                 if row:
                     found.append(client)
                     cid = row[0]
-                    for table in ("touches", "engagements", "consent", "identities", "list_members", "contacts"):
+                    for table in (*ERASED_TABLES[1:], "contacts"):  # the contact's row last
                         where = "id" if table == "contacts" else "contact_id"
                         if self._x(f"DELETE FROM {table} WHERE {where} = %s", (cid,)).rowcount:
                             touched.add(table)
                 self._ids.pop((client, key), None)
-        if not self._depth:
-            # A plain VACUUM leaves the dead rows' bytes in the pages' free space: rewrite
-            # the tables the contact had rows in (an exclusive lock while it runs).
-            for table in sorted(touched):
-                self._x(f"VACUUM (FULL) {table}")
+            if touched:
+                self._set_pending(self._pending() | touched)
+        if purge and not self._depth:
+            self.purge_erased()
         return found
+
+    def _pending(self) -> set[str]:
+        row = self._x("SELECT value FROM meta WHERE key = %s", (PURGE_KEY,)).fetchone()
+        return {t for t in (row[0] if row else "").split(",") if t in ERASED_TABLES}
+
+    def _set_pending(self, tables: set[str]) -> None:
+        if tables:
+            self._x(
+                "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (PURGE_KEY, ",".join(sorted(tables))),
+            )
+        else:
+            self._x("DELETE FROM meta WHERE key = %s", (PURGE_KEY,))
+
+    def purge_erased(self) -> list[str]:
+        """Rewrite the tables erased contacts had rows in, so no byte of those rows stays in
+        their files; returns the tables rewritten (none when nothing is pending).
+
+        PostgreSQL keeps a deleted row's bytes in its page until the page is rewritten (a
+        plain ``VACUUM`` frees the space without wiping it), so each such table is rewritten
+        with ``VACUUM (FULL)``. That holds the table's exclusive lock for the rewrite, and,
+        worse, while it *waits* for the lock every later query on the table queues behind it.
+        So the wait is bounded (:data:`PURGE_LOCK_TIMEOUT` per attempt, :data:`PURGE_ATTEMPTS`
+        attempts with a pause between, during which others go on), the table holding the
+        address (``contacts``) comes first, and each table leaves the pending record as soon
+        as it is rewritten. If a table stays locked by a long transaction, the error says so
+        and the tables not yet rewritten stay pending: the next erasure, or this call again,
+        finishes them.
+        """
+        import time
+
+        if self._depth:
+            msg = "purge_erased cannot run inside a transaction (VACUUM cannot)"
+            raise LedgerError(msg)
+        done: list[str] = []
+        with self._lock:
+            pending = self._pending()
+            for table in sorted(pending, key=ERASED_TABLES.index):
+                for attempt in range(PURGE_ATTEMPTS):
+                    try:
+                        self._x(f"SET lock_timeout = {int(PURGE_LOCK_TIMEOUT * 1000)}")
+                        self._x(f"VACUUM (FULL) {table}")
+                        break
+                    except self._psycopg.errors.LockNotAvailable:
+                        if attempt + 1 == PURGE_ATTEMPTS:
+                            msg = (
+                                f"ledger {self.path}: the erased rows are deleted, but table {table} stayed locked "
+                                f"by another session, so its files may still hold their bytes; run the same "
+                                f"forget again once long transactions on the ledger have ended "
+                                f"(pending: {', '.join(sorted(pending))})"
+                            )
+                            raise LedgerError(msg) from None
+                        time.sleep(PURGE_PAUSE * (attempt + 1))
+                    finally:
+                        self._x("RESET lock_timeout")
+                pending.discard(table)
+                with self.transaction():
+                    self._set_pending(pending)
+                done.append(table)
+        return done
 
     # -- figures ----------------------------------------------------------------
 
@@ -1048,9 +1155,7 @@ class PostgresLedger:
                 floor.default,
             ]
         sql = f"SELECT x.contact_id, x.k, x.total{outer_cols} FROM ({inner}) x{join}{where}"
-        with self._lock:
-            rows = self._x(sql, [*outer_params, *params, *where_params]).fetchall()
-        for row in rows:
+        for row in self._stream(sql, [*outer_params, *params, *where_params]):
             yield (row[0], row[1], row[2], row[3] if per_contact else None, row[4] if per_contact else None)
 
     def account_limits(self, account: str, attribute: str | None) -> Iterator[tuple[int, str, Any]]:
@@ -1058,12 +1163,11 @@ class PostgresLedger:
         extra_sql, extra_params = self._limit_columns(attribute)
         with self._lock:
             self._score_table()
-            rows = self._x(
-                f"SELECT c.id{extra_sql} FROM identities i JOIN contacts c ON c.id = i.contact_id "
-                "LEFT JOIN pg_temp.scores s ON s.contact_id = c.id WHERE i.account = %s",
-                [*extra_params, account],
-            ).fetchall()
-        return iter(rows)
+        return self._stream(
+            f"SELECT c.id{extra_sql} FROM identities i JOIN contacts c ON c.id = i.contact_id "
+            "LEFT JOIN pg_temp.scores s ON s.contact_id = c.id WHERE i.account = %s",
+            [*extra_params, account],
+        )
 
     def gap_hits(
         self, *, since: int, until: int, counts: TouchFilter, scope: Scope, groups: Mapping[str, str | None]
@@ -1072,18 +1176,15 @@ class PostgresLedger:
         key_sql, key_params = _scope_sql(scope, groups)
         filt_sql, filt_params = _filters(counts)
         sql = f"SELECT DISTINCT contact_id, {_q(key_sql)} FROM touches WHERE at > %s AND at <= %s{_q(filt_sql)}"
-        return iter(self._x(sql, [*key_params, since, until, *filt_params]).fetchall())
+        return self._stream(sql, [*key_params, since, until, *filt_params])
 
     def events_between(
         self, since: int, until: int, types: Iterable[str]
     ) -> Iterator[tuple[int, str | None, str | None, str | None]]:
         """(contact id, channel, brand, product) of engagements of ``types`` in ``(since, until]``."""
-        return iter(
-            self._x(
-                "SELECT contact_id, channel, brand, product FROM engagements "
-                "WHERE at > %s AND at <= %s AND type = ANY(%s)",
-                (since, until, sorted(types)),
-            ).fetchall()
+        return self._stream(
+            "SELECT contact_id, channel, brand, product FROM engagements WHERE at > %s AND at <= %s AND type = ANY(%s)",
+            (since, until, sorted(types)),
         )
 
     def account_contacts(self, account: str, among: Iterable[int] | None = None) -> set[int]:

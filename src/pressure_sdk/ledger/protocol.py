@@ -146,8 +146,17 @@ class LedgerAPI(Protocol):
         """Contacts first seen after ``since``, with that time."""
         ...
 
-    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,)) -> list[str]:
-        """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back."""
+    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,), *, purge: bool = True) -> list[str]:
+        """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back.
+
+        With ``purge`` (the default) the ledger's files are then cleared of the erased rows'
+        bytes (:meth:`purge_erased`); erasing many contacts with ``purge=False`` and purging
+        once does that work once.
+        """
+        ...
+
+    def purge_erased(self) -> list[str]:
+        """Clear the ledger's files of the bytes of rows erasures deleted; returns the tables rewritten."""
         ...
 
     def gap_hits(
@@ -196,6 +205,10 @@ class LedgerAPI(Protocol):
         self, account: str, client: str, emails: Iterable[str], external_ids: Iterable[str]
     ) -> tuple[set[int], int]:
         """Contact ids of a platform list's members, by the account's external id or by email."""
+        ...
+
+    def migrations(self) -> list[str]:
+        """Names of the migrations applied to this ledger, in order."""
         ...
 
     def members(self, account: str, contact_ids: Iterable[int]) -> list[Member]:

@@ -24,6 +24,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from ..errors import LedgerError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
+from . import text
 from .lists import ListQueries
 from .schema import BUCKET_SHIFT, migrations
 
@@ -251,6 +252,13 @@ class Ledger(ListQueries):
             conn.close()
             raise
         return conn
+
+    def migrations(self) -> list[str]:
+        """Names of the migrations applied to this ledger, in order."""
+        rows = self.conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY name", (migrations.name,)
+        )
+        return [name for (name,) in rows]
 
     def close(self) -> None:
         """Close the connection (a write in progress is rolled back)."""
@@ -498,6 +506,7 @@ class Ledger(ListQueries):
         ``watermark`` names the watermark the batch's state is kept under (default: the
         account's own; an audience pull keeps its own).
         """
+        text.check_batch(batch, account, client, default_brand, watermark)
         with self.transaction():
             result = self._ingest(batch, account, client, default_brand)
             if batch.state is not None:
@@ -609,6 +618,7 @@ class Ledger(ListQueries):
 
     def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
         """Record one touch of a known contact; returns whether it was new."""
+        text.check_touch(t, account)
         with self.transaction():
             n0 = self.conn.total_changes
             self.conn.execute(
@@ -930,13 +940,15 @@ class Ledger(ListQueries):
 
     # -- erasure ----------------------------------------------------------------
 
-    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,)) -> list[str]:
+    def forget(self, email: str, clients: Sequence[str] = (DEFAULT_CLIENT,), *, purge: bool = True) -> list[str]:
         """Erase a contact from each of ``clients`` and keep one-way tombstones so it never comes back.
 
-        Returns the clients it existed in. The WAL is checkpointed and truncated so no
-        copy of the erased rows stays readable in the ledger's files.
+        Returns the clients it existed in. ``secure_delete`` zeroes the rows in the ledger's
+        file; then, unless ``purge`` is false, :meth:`purge_erased` empties the write-ahead
+        log, which still holds copies of the pages.
         """
         key = normalize_email(email)
+        text.check_text(key, "email")
         found: list[str] = []
         with self.transaction():
             for client in clients:
@@ -953,9 +965,17 @@ class Ledger(ListQueries):
                         self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (cid,))
                     self.conn.execute("DELETE FROM contacts WHERE id = ?", (cid,))
                 self._ids.pop((client, key), None)
-        if self.path != ":memory:":
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if purge:
+            self.purge_erased()
         return found
+
+    def purge_erased(self) -> list[str]:
+        """Checkpoint and truncate the write-ahead log, so no copy of erased rows stays in the
+        ledger's files; returns the tables rewritten (none: ``secure_delete`` zeroed the rows
+        in place)."""
+        if self.path != ":memory:" and not self.conn.in_transaction:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return []
 
     # -- figures ----------------------------------------------------------------
 
