@@ -350,7 +350,8 @@ def test_always_valid_interval_holds_over_daily_looks() -> None:
         y0 = rng.poisson(1.0, size=days * per_day).astype(float)
         fixed_hit = seq_hit = False
         for d in range(1, days + 1):
-            e = estimate("clicks", y1[: d * per_day], y0[: d * per_day])
+            # the mixture is fixed before the data: the variance expected at the last look
+            e = estimate("clicks", y1[: d * per_day], y0[: d * per_day], tau2=2 / (days * per_day))
             fixed_hit |= e.diff.excludes_zero()
             seq_hit |= e.significant
         fixed_fp += fixed_hit
@@ -458,6 +459,8 @@ def test_outcomes_are_read_set_wise_per_contact(ledger_factory: Callable[[], Any
                 Engagement("p1", "a@x.com", "purchase", t0 + 6, amount=12.5),
                 Engagement("p2", "a@x.com", "purchase", t0 - 6, amount=7.0),
                 Engagement("u1", "a@x.com", "unsubscribe", t0 + 7),
+                Engagement("u0", "a@x.com", "unsubscribe", t0 - 3),  # pre-period
+                Engagement("k0", "b@x.com", "complaint", t0 - 4),  # pre-period
                 Engagement("k1", "a@x.com", "complaint", NOW),  # at the end: outside [since, until)
                 Engagement("z1", "b@x.com", "open", t0 + 1),
             ],
@@ -484,6 +487,7 @@ def test_outcomes_are_read_set_wise_per_contact(ledger_factory: Callable[[], Any
         ("a@x.com", 1, 1, 1, 12.5, 1, 0, 1, 7.0),
         ("b@x.com", 0, 0, 0, 0.0, 0, 0, 0, 0.0),
     ]
+    assert [(o.pre_unsubscribes, o.pre_complaints) for o in rows] == [(1, 0), (0, 1)]
     assert [o.clicks for o in led.experiment_outcomes("velo", since=t0, until=NOW, pre_since=t0)] == [1]
 
 

@@ -16,8 +16,11 @@ the control and its 95 % interval three ways:
   probability ratio test of Johari et al., 2017, "Peeking at A/B tests"; Howard et al.,
   2021), valid however often it is looked at. It is written here (a few lines) because
   no well-kept library provides it: ``confseq`` has had no release since 2023 and
-  needs a C++ build. The mixing variance τ² is the square of a 10 % change of the
-  control's mean (the scale the plan is made for).
+  needs a C++ build. The mixing variance τ² is the variance the difference had over
+  the pre-period (the same contacts, the same metric, ``pre_period`` long): it is fixed
+  before the start, as the method requires, and makes the interval tightest when the
+  test has run about as long as the pre-period. Without pre-period data, the current
+  variance stands in (the interval is then the estimate ± about 3.7 standard errors).
 
 Metrics (opens never decide): ``clicks`` per contact, ``unsubscribes`` and
 ``complaints`` as the share of contacts with at least one, ``revenue`` per contact
@@ -49,8 +52,6 @@ if TYPE_CHECKING:
 REPORT_METRICS: tuple[str, ...] = ("clicks", "unsubscribes", "complaints", "revenue", "purchases")
 #: the p-value below which the sample-ratio-mismatch alarm fires
 SRM_ALPHA = 0.001
-#: the relative change the always-valid interval's mixture is tuned for
-MIXTURE_RELATIVE = 0.10
 _DAY = 86400
 
 
@@ -203,11 +204,14 @@ def estimate(
     x_control: Sequence[float] | np.ndarray | None = None,
     *,
     alpha: float = 0.05,
+    tau2: float | None = None,
 ) -> Effect:
     """The effect of an arm on one metric from per-contact outcomes (and pre-period covariates).
 
     ``y_*`` are per-contact outcomes, ``x_*`` the same contacts' pre-period values
-    (CUPED); without them the CUPED interval is the plain one.
+    (CUPED); without them the CUPED interval is the plain one. ``tau2`` is the mixing
+    variance of the always-valid interval, fixed before the data (the current variance
+    of the difference when None).
     """
     import numpy as np
 
@@ -234,8 +238,8 @@ def estimate(
     z = float(norm.ppf(1 - alpha / 2))
     se = (cuped.high - cuped.low) / (2 * z) if math.isfinite(cuped.high - cuped.low) else math.inf
     control = float(y0.mean()) if len(y0) else 0.0
-    scale = MIXTURE_RELATIVE * abs(control)
-    tau2 = scale**2 if scale > 0 else max(se**2, 1e-12)
+    if tau2 is None or not tau2 > 0 or not math.isfinite(tau2):
+        tau2 = se**2 if se**2 > 0 else 1e-12
     half = mixture_halfwidth(se**2, tau2, alpha)
     seq = Interval(cuped.estimate, cuped.estimate - half, cuped.estimate + half)
     arm = float(y1.mean()) if len(y1) else 0.0
@@ -381,6 +385,30 @@ def _covariate(o: ContactOutcome, metric: str) -> float:
     return o.pre_revenue if metric == "revenue" else float(o.pre_clicks)
 
 
+def _pre_value(o: ContactOutcome, metric: str) -> float | None:
+    """The metric itself over the pre-period (None for purchases, which it does not read)."""
+    if metric == "clicks":
+        return float(o.pre_clicks)
+    if metric == "unsubscribes":
+        return float(o.pre_unsubscribes > 0)
+    if metric == "complaints":
+        return float(o.pre_complaints > 0)
+    if metric == "revenue":
+        return o.pre_revenue
+    return None
+
+
+def pre_period_tau2(arm: Sequence[ContactOutcome], control: Sequence[ContactOutcome], metric: str) -> float | None:
+    """The variance a difference of means of ``metric`` had over the pre-period, for these arms' sizes."""
+    vals = [_pre_value(o, metric) for o in (*arm, *control)]
+    xs = [v for v in vals if v is not None]
+    if len(xs) < 2 or not arm or not control:
+        return None
+    mean = sum(xs) / len(xs)
+    var = sum((v - mean) ** 2 for v in xs) / (len(xs) - 1)
+    return var * (1 / len(arm) + 1 / len(control)) or None
+
+
 def split(exp: Experiment, outcomes: Iterable[ContactOutcome]) -> dict[str, list[ContactOutcome]]:
     """Outcomes by arm, every arm present (possibly empty)."""
     out: dict[str, list[ContactOutcome]] = {a.name: [] for a in exp.arms}
@@ -460,6 +488,7 @@ def report(ledger: LedgerAPI, cfg: WorkspaceConfig, experiment_id: str | None, n
                     [_value(o, m) for o in control],
                     [_covariate(o, m) for o in rows],
                     [_covariate(o, m) for o in control],
+                    tau2=pre_period_tau2(rows, control, m),
                 )
         arms.append(res)
     p = srm_pvalue([a.contacts for a in arms], [a.share for a in arms])
@@ -558,6 +587,7 @@ __all__ = [
     "mixture_halfwidth",
     "overrides_of",
     "plan",
+    "pre_period_tau2",
     "report",
     "required_per_arm",
     "split",

@@ -11,8 +11,8 @@ class ContactOutcome:
 
     ``unsubscribes`` and ``complaints`` count events (a contact may have several);
     ``revenue`` sums the amounts of purchases (one currency per client is assumed).
-    ``pre_clicks`` and ``pre_revenue`` cover ``[pre_since, since)``: the covariates of
-    the variance reduction (CUPED).
+    ``pre_*`` cover ``[pre_since, since)``: the covariates of the variance reduction
+    (CUPED) and the scale the always-valid interval is tuned for.
     """
 
     contact_id: int
@@ -25,6 +25,8 @@ class ContactOutcome:
     complaints: int
     pre_clicks: int
     pre_revenue: float
+    pre_unsubscribes: int = 0
+    pre_complaints: int = 0
 
 
 @dataclass(slots=True, frozen=True)

@@ -1110,7 +1110,8 @@ class PostgresLedger:
             SELECT c.id, c.email, COALESCE(t.n, 0),
                    COALESCE(e.clicks, 0), COALESCE(e.purchases, 0), COALESCE(e.revenue, 0.0),
                    COALESCE(e.unsubs, 0), COALESCE(e.complaints, 0),
-                   COALESCE(e.pre_clicks, 0), COALESCE(e.pre_revenue, 0.0)
+                   COALESCE(e.pre_clicks, 0), COALESCE(e.pre_revenue, 0.0),
+                   COALESCE(e.pre_unsubs, 0), COALESCE(e.pre_complaints, 0)
             FROM contacts c
             LEFT JOIN (SELECT contact_id, COUNT(*) AS n FROM touches
                        WHERE at >= %(since)s AND at < %(until)s GROUP BY contact_id) t
@@ -1123,7 +1124,9 @@ class PostgresLedger:
                               COUNT(*) FILTER (WHERE at >= %(since)s AND type = 'complaint') AS complaints,
                               COUNT(*) FILTER (WHERE at < %(since)s AND type = 'click') AS pre_clicks,
                               SUM(COALESCE(amount, 0)) FILTER (WHERE at < %(since)s AND type = 'purchase')
-                                  AS pre_revenue
+                                  AS pre_revenue,
+                              COUNT(*) FILTER (WHERE at < %(since)s AND type = 'unsubscribe') AS pre_unsubs,
+                              COUNT(*) FILTER (WHERE at < %(since)s AND type = 'complaint') AS pre_complaints
                        FROM engagements
                        WHERE at >= %(lo)s AND at < %(until)s
                          AND type IN ('click', 'purchase', 'unsubscribe', 'complaint')
@@ -1145,6 +1148,8 @@ class PostgresLedger:
                 int(row[7]),
                 int(row[8]),
                 float(row[9]),
+                int(row[10]),
+                int(row[11]),
             )
 
     def experiment_stops(self) -> list[ArmStop]:

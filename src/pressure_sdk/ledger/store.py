@@ -1041,7 +1041,8 @@ class Ledger(ListQueries):
             SELECT c.id, c.email, COALESCE(t.n, 0),
                    COALESCE(e.clicks, 0), COALESCE(e.purchases, 0), COALESCE(e.revenue, 0.0),
                    COALESCE(e.unsubs, 0), COALESCE(e.complaints, 0),
-                   COALESCE(e.pre_clicks, 0), COALESCE(e.pre_revenue, 0.0)
+                   COALESCE(e.pre_clicks, 0), COALESCE(e.pre_revenue, 0.0),
+                   COALESCE(e.pre_unsubs, 0), COALESCE(e.pre_complaints, 0)
             FROM contacts c
             LEFT JOIN (SELECT contact_id, COUNT(*) AS n FROM touches
                        WHERE bucket BETWEEN ? AND ? AND at >= ? AND at < ? GROUP BY contact_id) t
@@ -1055,7 +1056,9 @@ class Ledger(ListQueries):
                               SUM(at >= ? AND type = 'complaint') AS complaints,
                               SUM(at < ? AND type = 'click') AS pre_clicks,
                               SUM(CASE WHEN at < ? AND type = 'purchase' THEN COALESCE(amount, 0) ELSE 0 END)
-                                  AS pre_revenue
+                                  AS pre_revenue,
+                              SUM(at < ? AND type = 'unsubscribe') AS pre_unsubs,
+                              SUM(at < ? AND type = 'complaint') AS pre_complaints
                        FROM engagements
                        WHERE bucket BETWEEN ? AND ? AND at >= ? AND at < ?
                          AND type IN ('click', 'purchase', 'unsubscribe', 'complaint')
@@ -1069,8 +1072,7 @@ class Ledger(ListQueries):
             since,
             until,
             *([since] * 5),
-            since,
-            since,
+            *([since] * 4),
             e_lo >> BUCKET_SHIFT,
             e_hi >> BUCKET_SHIFT,
             e_lo,
@@ -1079,7 +1081,18 @@ class Ledger(ListQueries):
         ]
         for row in self.conn.execute(sql, params):
             yield ContactOutcome(
-                row[0], row[1], row[2], row[3], row[4], float(row[5]), row[6], row[7], row[8], float(row[9])
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                float(row[5]),
+                row[6],
+                row[7],
+                row[8],
+                float(row[9]),
+                row[10],
+                row[11],
             )
 
     def experiment_stops(self) -> list[ArmStop]:
