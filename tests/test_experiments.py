@@ -586,3 +586,66 @@ def test_experiment_commands_have_help_and_are_in_the_readme(command: str) -> No
     res = CliRunner().invoke(cli, [*command.split(), "--help"])
     assert res.exit_code == 0 and "--config" in res.output
     assert f"pressure-sync {command}" in (Path(__file__).parents[1] / "README.md").read_text()
+
+
+def test_a_run_stops_an_arm_on_complaints_and_its_list_goes_back_to_the_base_rules(tmp_path: Path) -> None:
+    cfg = parse_config(base_config())
+    exp = Arms.of(Policy(cfg)).experiments[0]
+    emails = [f"r{i}@x.com" for i in range(40)]
+    cap2 = [e for e in emails if exp.arm_of(e) == "cap2"]
+    touches = ["event_id,email,channel,brand,family,sent_at"]
+    for e in emails:  # two emails each this week: cap2's cap of 2 is full, the base cap of 3 is not
+        touches += [f"{e}-{k},{e},email,paris,marketing,2026-09-{18 + k}T10:00:00Z" for k in range(2)]
+    (tmp_path / "touches.csv").write_text("\n".join(touches) + "\n")
+    (tmp_path / "engagements.csv").write_text("event_id,email,type,occurred_at,channel\n")
+    toml = f"""
+[workspace]
+timezone = "UTC"
+ledger = "{tmp_path / "ledger.db"}"
+now = "2026-09-21T12:00:00Z"
+[clients.maison]
+[brands.paris]
+client = "maison"
+[[accounts]]
+name = "paris"
+connector = "files"
+brand = "paris"
+settings = {{ touches = ["touches.csv"], engagements = ["engagements.csv"], out_dir = "out" }}
+lists = [{{ name = "mkt" }}]
+[[rules]]
+id = "email-weekly"
+kind = "cap"
+max = 3
+window = "7d"
+channels = ["email"]
+[[experiments]]
+id = "cap2-test"
+client = "maison"
+start = 2026-09-01
+salt = "s1"
+complaint_stop = 0.1
+arms = [
+  {{ name = "control", share = 0.5 }},
+  {{ name = "cap2", share = 0.5, rules = {{ "email-weekly" = {{ max = 2 }} }} }},
+]
+"""
+    (tmp_path / "pressure.toml").write_text(toml)
+    config = str(tmp_path / "pressure.toml")
+
+    def listed() -> set[str]:
+        text = (tmp_path / "out" / "mkt.csv").read_text().splitlines()
+        return {line.split(",")[0] for line in text[1:]}
+
+    res = CliRunner().invoke(cli, ["run", "--config", config])
+    assert res.exit_code == 0, res.output
+    assert listed() == set(cap2) and cap2
+    # a fifth of cap2 complains: past the 10 % threshold at the next run
+    rows = [f"k{i},{e},complaint,2026-09-20T10:00:00Z,sms" for i, e in enumerate(cap2[: len(cap2) // 5 + 1])]
+    (tmp_path / "engagements.csv").write_text("event_id,email,type,occurred_at,channel\n" + "\n".join(rows) + "\n")
+    res = CliRunner().invoke(cli, ["run", "--config", config])
+    assert res.exit_code == 0, res.output
+    with Ledger(tmp_path / "ledger.db") as led:
+        assert [(s.experiment, s.arm) for s in led.experiment_stops()] == [("cap2-test", "cap2")]
+    assert listed() == set()  # back to the base cap of 3: 2 emails block nobody
+    res = CliRunner().invoke(cli, ["experiment", "report", "--config", config])
+    assert "STOPPED on 2026-09-21: complaint rate" in res.output
