@@ -84,12 +84,12 @@ def compute_lists(
             key: ArmKey = tuple(k for part in combo for k in part)
             if key:
                 results[key] = _compute(ledger, arms.policy(key), mine, now)
+        # each contact's arm, once, for every contact some arm's policy puts on a list
+        rows = ledger.contacts_by_id(set().union(*(r[lk] for r in results.values() for lk in keys)))
+        arm_of = {cid: arms.key(client, row.email, now, stops) for cid, row in rows.items()}
         for lk in keys:
             ids = set().union(*(r[lk] for r in results.values()))
-            rows = ledger.contacts_by_id(ids)
-            out[lk] = {
-                cid for cid in ids if cid in rows and cid in results[arms.key(client, rows[cid].email, now, stops)][lk]
-            }
+            out[lk] = {cid for cid in ids if cid in arm_of and cid in results[arm_of[cid]][lk]}
     return out
 
 
