@@ -113,3 +113,26 @@ def test_demo_status_and_decide(demo: tuple[Path, dict, dict]) -> None:
     )
     d = json.loads(out.output)
     assert d["allowed"] is False and d["reasons"]
+
+
+@pytest.mark.slow
+def test_demo_experiment_recovers_the_planted_effect(demo: tuple[Path, dict, dict]) -> None:
+    """examples/demo/gen_experiment.py keeps 80 % of the cap2 arm's clicks: a -20 % effect."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_experiment", DEMO / "gen_experiment.py")
+    assert spec is not None and spec.loader is not None
+    planted = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(planted)
+    root, _, _ = demo
+    out = CliRunner().invoke(cli, ["experiment", "report", "--config", str(root / "pressure.toml"), "--json"])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert report["id"] == planted.EXPERIMENT and not report["srm_alarm"]
+    cap2 = next(a for a in report["arms"] if a["name"] == "cap2")
+    assert cap2["stop"] is None and cap2["overrides"] == {"email-weekly": {"max": 2}}
+    clicks = cap2["effects"]["clicks"]
+    truth = planted.PLANTED_RELATIVE_EFFECT * clicks["control"]
+    assert clicks["cuped"]["low"] <= truth <= clicks["cuped"]["high"]
+    assert clicks["sequential"]["low"] <= truth <= clicks["sequential"]["high"]
+    assert clicks["diff"]["high"] < 0  # and the fixed interval says there is an effect

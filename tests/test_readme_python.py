@@ -19,7 +19,9 @@ from pressure_sdk.explain import Membership, membership
 from pressure_sdk.ledger import Ledger
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
-API = README[README.index("\n## Python API\n") : README.index("\n## Connectors\n")]
+_API_AT = README.index("\n## Python API\n")
+# the section runs to the next top-level heading, whichever comes next
+API = README[_API_AT : README.index("\n## ", _API_AT + 1)]
 
 CONFIG = """
 [workspace]

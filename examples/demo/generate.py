@@ -872,6 +872,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.make_people()
     gen.plan()
     gen.run()
+    __import__("gen_experiment").plant(gen, args.seed)  # the experiment's planted effect
     sizes = gen.write(args.out)
     print(summary(gen, sizes, time.perf_counter() - began))
     return 0

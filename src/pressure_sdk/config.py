@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .experiment_config import ExperimentConfig, experiment_problems
 from .models import ENGAGEMENT_TYPES
 from .timeutil import WEEKDAYS, parse_duration, parse_instant, zone
 
@@ -429,6 +430,7 @@ class WorkspaceConfig(_Model):
     tiers: list[TierConfig] = Field(default_factory=lambda: list(DEFAULT_TIERS))
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     tolerance: ToleranceConfig = Field(default_factory=ToleranceConfig)
+    experiments: list[ExperimentConfig] = Field(default_factory=list)
 
     #: folder of the config file; relative paths are resolved against it
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -516,6 +518,7 @@ class WorkspaceConfig(_Model):
                             f"{lw}.brand: brand {brand!r} belongs to client {self.client_of_brand(brand)!r}, "
                             f"not to the account's client {self.client_of_account(acc)!r}"
                         )
+        problems += experiment_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -177,6 +177,7 @@ def membership(
     acc, lst = find_list(cfg, list_name, account)
     client = cfg.client_of_account(acc)
     now = ws.now() if at is None else to_epoch(at)
+    policy = ws.policy_for(key, client, now)  # the contact's experiment arm's rules, if any
     cand = replace(list_candidate(acc, lst, now), email=key)
     row = led.contact(key, client)
     if row is None:

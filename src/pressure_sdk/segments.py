@@ -12,12 +12,14 @@ chooses, and hours would empty or fill it with the clock.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .arms import ArmKey, Arms
 from .config import AccountConfig, AttributeMax, CapRule, GapRule, ListConfig, QuietRule
-from .ledger import LedgerAPI, group_by_contact
+from .ledger import ArmStop, LedgerAPI, group_by_contact
 from .ledger.lists import SumFloor, TouchFilter, scope_key
 from .models import CLIENT_WIDE, Candidate
 from .policy import ContactState, Match, Policy
@@ -54,8 +56,45 @@ def compute_lists(
     """The desired members of every list of ``accounts``, as contact ids.
 
     Scores (tiers, capital) are computed as of ``now`` first, unless the ledger's score
-    table already holds them for ``now``.
+    table already holds them for ``now``. When an experiment runs on an account's
+    client, each contact's membership follows its arm's rules (:mod:`pressure_sdk.arms`):
+    the lists are computed once per arm policy, and each contact is kept from the one
+    of its own arm, so arms never leak into each other's lists.
     """
+    out = _compute(ledger, policy, accounts, now)
+    arms = Arms.of(policy)
+    if not arms.experiments:
+        return out
+    cfg = policy.cfg
+    stops: list[ArmStop] | None = None
+    for client in sorted({cfg.client_of_account(a) for a in accounts}):
+        running = [e for e in arms.running(client, now) if any(a.overrides for a in e.arms)]
+        if not running:
+            continue
+        if stops is None:
+            stops = ledger.experiment_stops()
+        stopped = {(s.experiment, s.arm) for s in stops if s.at <= now}
+        choices = [
+            [(), *[((e.id, a.name),) for a in e.arms if a.overrides and (e.id, a.name) not in stopped]] for e in running
+        ]
+        mine = [a for a in accounts if cfg.client_of_account(a) == client]
+        keys = [ListKey(a.name, lst.name) for a in mine for lst in a.lists]
+        results: dict[ArmKey, dict[ListKey, set[int]]] = {(): out}
+        for combo in itertools.product(*choices):
+            key: ArmKey = tuple(k for part in combo for k in part)
+            if key:
+                results[key] = _compute(ledger, arms.policy(key), mine, now)
+        # each contact's arm, once, for every contact some arm's policy puts on a list
+        rows = ledger.contacts_by_id(set().union(*(r[lk] for r in results.values() for lk in keys)))
+        arm_of = {cid: arms.key(client, row.email, now, stops) for cid, row in rows.items()}
+        for lk in keys:
+            ids = set().union(*(r[lk] for r in results.values()))
+            out[lk] = {cid for cid in ids if cid in arm_of and cid in results[arm_of[cid]][lk]}
+    return out
+
+
+def _compute(ledger: LedgerAPI, policy: Policy, accounts: Sequence[AccountConfig], now: int) -> dict[ListKey, set[int]]:
+    """The lists of ``accounts`` under one policy for every contact."""
     if ledger.scores_at != now:
         score_all(ledger, now, policy.tiers, policy.scoring, policy.tolerance)
     targets = [
@@ -185,9 +224,7 @@ def _cap(
     if fixed is not None:
         floor: SumFloor | None = SumFloor(heaviest, fixed=fixed)
     elif isinstance(r.max, dict):
-        floor = SumFloor(
-            heaviest, tiers={k: v for k, v in r.max.items() if k != "default"}, default=r.max["default"]
-        )
+        floor = SumFloor(heaviest, tiers={k: v for k, v in r.max.items() if k != "default"}, default=r.max["default"])
     else:
         floor = None
     periods: list[dict[str, object]] = []

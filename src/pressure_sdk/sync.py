@@ -14,6 +14,7 @@ from .config import AccountConfig, ListConfig, WorkspaceConfig
 from .connectors.base import Connector
 from .connectors.registry import get_connector
 from .errors import ConfigError, GuardError, InvalidValueError, PressureError
+from .experiments import check_stops
 from .ledger import IngestResult, LedgerAPI, open_ledger
 from .lock import run_lock
 from .models import AUDIENCE_STATUSES, Batch
@@ -235,8 +236,7 @@ def _grid(rows: Sequence[Sequence[str]], right_from: int = 3) -> list[str]:
     for n, r in enumerate(rows):
         lines.append(
             "  ".join(
-                c.rjust(w) if i >= right_from else c.ljust(w)
-                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                c.rjust(w) if i >= right_from else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
             ).rstrip()
         )
         if n == 0:
@@ -438,6 +438,7 @@ def _steps(
         # Scores are a function of the ledger and t: every contact, every run (DESIGN §6.8).
         report.contacts_scored = score_all(ledger, t, cfg.tiers, cfg.scoring, cfg.tolerance)
         healthy = [a for a in selected if reports[a.name].ok]
+        check_stops(ledger, cfg, t)  # an arm past its complaint threshold goes back to the base rules
         desired = compute_lists(ledger, policy, healthy, t)
     for acc in healthy:
         rep = reports[acc.name]
@@ -508,9 +509,7 @@ def _pull(
     with phase(progress, acc.name, "audience", unit="contacts") as ph:
         for batch in connector.pull_audience(ledger.watermark(key)):
             checker.check(batch)
-            total.merge(
-                ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand, watermark=key)
-            )
+            total.merge(ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand, watermark=key))
             ph.advance(len(batch.touches) + len(batch.engagements) + len(batch.contacts))
             _check(stop)
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .arbiter import arbitrate
+from .arms import Arms
 from .config import WorkspaceConfig, load_config
 from .ledger import LedgerAPI, open_ledger
 from .models import Batch, Candidate, CountedTouch, Decision, Touch
@@ -32,6 +33,8 @@ class Workspace:
     def __init__(self, config: WorkspaceConfig, ledger: LedgerAPI | None = None) -> None:
         self.config = config
         self.policy = Policy(config)
+        #: experiment arms: which rules decide for which contact (DESIGN §8)
+        self.arms = Arms.of(self.policy)
         self.ledger = ledger if ledger is not None else open_ledger(config.ledger_target)
         self._frozen = config.clock
         self.vocabulary = Vocabulary(config)
@@ -57,11 +60,17 @@ class Workspace:
 
     # -- one contact ------------------------------------------------------------
 
+    def policy_for(self, email: str, client: str, at: int) -> Policy:
+        """The policy that decides for this contact (normalized email) at ``at``: its experiment arm's, if any."""
+        if not self.arms.running(client, at):
+            return self.policy
+        return self.arms.policy_for(client, email, at, self.ledger.experiment_stops())
+
     def _load(
-        self, email: str, client: str, since: int, until: int
+        self, email: str, client: str, since: int, until: int, policy: Policy | None = None
     ) -> tuple[ContactState, list[CountedTouch], int | None]:
         """The contact's state, its history around ``[since, until]`` and its id (None if unknown)."""
-        p = self.policy
+        p = policy or self.policy
         row, consent = self.ledger.contact_and_consent(email, client)
         if row is None:
             return contact_state(None, p.default_tz), [], None
@@ -97,8 +106,8 @@ class Workspace:
         return self.config.client_of_brand(brand)
 
     def _decide(self, cand: Candidate, client: str, *, explain: bool) -> tuple[Decision, int | None]:
-        state, history, contact_id = self._load(cand.email, client, cand.at, cand.at)
-        p = self.policy
+        p = self.policy_for(cand.email, client, cand.at)
+        state, history, contact_id = self._load(cand.email, client, cand.at, cand.at, p)
         exempt = p.is_exempt(cand.family)
         reasons = p.evaluate(cand, state, history)
         if not reasons:
@@ -234,12 +243,13 @@ class Workspace:
             cands.append(replace(c, email=key, weight=w, at=to_epoch(c.at, f"{where}: at")))
             by_contact[owner, key].append(i)
         out: list[Decision | None] = [None] * len(cands)
-        p = self.policy
         for (owner, email), idx in by_contact.items():
             mine = [cands[i] for i in idx]
             lo = min(c.at for c in mine)
             hi = max(c.at for c in mine)
-            state, history, _ = self._load(email, owner, lo, hi + p.lookback)
+            # a plan's arm is the contact's arm at its first candidate
+            p = self.policy_for(email, owner, lo)
+            state, history, _ = self._load(email, owner, lo, hi + p.lookback, p)
             for i, d in zip(idx, arbitrate(p, state, history, mine), strict=True):
                 out[i] = d
         return [d for d in out if d is not None]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from .outcomes import ArmStop, ContactOutcome
 from .protocol import LedgerAPI
 from .store import (
     ContactRow,
@@ -16,6 +17,8 @@ from .store import (
 )
 
 __all__ = [
+    "ArmStop",
+    "ContactOutcome",
     "ContactRow",
     "IngestResult",
     "Ledger",

@@ -34,6 +34,7 @@ from ..errors import LedgerError, LockedError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
 from . import postgres_schema, text
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
+from .outcomes import ArmStop, ContactOutcome
 from .store import (
     _CONTACT_CACHE,
     DEFAULT_CLIENT,
@@ -1197,6 +1198,75 @@ class PostgresLedger:
                 (account, sorted(among)),
             )
         return {cid for (cid,) in rows}
+
+    # -- experiments ------------------------------------------------------------
+
+    def experiment_outcomes(self, client: str, *, since: int, until: int, pre_since: int) -> Iterator[ContactOutcome]:
+        """Every contact of ``client`` with its outcomes in ``[since, until)`` and pre-period ``[pre_since, since)``.
+
+        One set-wise query (see :meth:`pressure_sdk.ledger.Ledger.experiment_outcomes`).
+        """
+        e_lo = min(pre_since, since)
+        sql = """
+            SELECT c.id, c.email, COALESCE(t.n, 0),
+                   COALESCE(e.clicks, 0), COALESCE(e.purchases, 0), COALESCE(e.revenue, 0.0),
+                   COALESCE(e.unsubs, 0), COALESCE(e.complaints, 0),
+                   COALESCE(e.pre_clicks, 0), COALESCE(e.pre_revenue, 0.0),
+                   COALESCE(e.pre_unsubs, 0), COALESCE(e.pre_complaints, 0)
+            FROM contacts c
+            LEFT JOIN (SELECT contact_id, COUNT(*) AS n FROM touches
+                       WHERE at >= %(since)s AND at < %(until)s GROUP BY contact_id) t
+                   ON t.contact_id = c.id
+            LEFT JOIN (SELECT contact_id,
+                              COUNT(*) FILTER (WHERE at >= %(since)s AND type = 'click') AS clicks,
+                              COUNT(*) FILTER (WHERE at >= %(since)s AND type = 'purchase') AS purchases,
+                              SUM(COALESCE(amount, 0)) FILTER (WHERE at >= %(since)s AND type = 'purchase') AS revenue,
+                              COUNT(*) FILTER (WHERE at >= %(since)s AND type = 'unsubscribe') AS unsubs,
+                              COUNT(*) FILTER (WHERE at >= %(since)s AND type = 'complaint') AS complaints,
+                              COUNT(*) FILTER (WHERE at < %(since)s AND type = 'click') AS pre_clicks,
+                              SUM(COALESCE(amount, 0)) FILTER (WHERE at < %(since)s AND type = 'purchase')
+                                  AS pre_revenue,
+                              COUNT(*) FILTER (WHERE at < %(since)s AND type = 'unsubscribe') AS pre_unsubs,
+                              COUNT(*) FILTER (WHERE at < %(since)s AND type = 'complaint') AS pre_complaints
+                       FROM engagements
+                       WHERE at >= %(lo)s AND at < %(until)s
+                         AND type IN ('click', 'purchase', 'unsubscribe', 'complaint')
+                       GROUP BY contact_id) e
+                   ON e.contact_id = c.id
+            WHERE c.client = %(client)s
+            ORDER BY c.id"""
+        with self._lock:
+            rows = self._x(sql, {"since": since, "until": until, "lo": e_lo, "client": client}).fetchall()
+        for row in rows:
+            yield ContactOutcome(
+                int(row[0]),
+                row[1],
+                int(row[2]),
+                int(row[3]),
+                int(row[4]),
+                float(row[5]),
+                int(row[6]),
+                int(row[7]),
+                int(row[8]),
+                float(row[9]),
+                int(row[10]),
+                int(row[11]),
+            )
+
+    def experiment_stops(self) -> list[ArmStop]:
+        """Every arm stopped automatically, by experiment and arm."""
+        rows = self._x("SELECT experiment, arm, at, reason FROM experiment_stops ORDER BY 1, 2").fetchall()
+        return [ArmStop(e, a, int(at), r) for e, a, at, r in rows]
+
+    def stop_arm(self, stop: ArmStop) -> bool:
+        """Record that an arm stopped; returns False (and changes nothing) if it already was."""
+        with self.transaction():
+            cur = self._x(
+                "INSERT INTO experiment_stops(experiment, arm, at, reason) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (experiment, arm) DO NOTHING",
+                (stop.experiment, stop.arm, stop.at, stop.reason),
+            )
+            return cur.rowcount > 0
 
 
 def _target_key(account: str, list_name: str) -> str:

@@ -16,7 +16,7 @@ Sharding with Citus (one coordinator, several workers), by contact::
     SELECT create_distributed_table('identities', 'contact_id', colocate_with => 'contacts');
     SELECT create_distributed_table('list_members', 'contact_id', colocate_with => 'contacts');
     SELECT create_reference_table(t)
-      FROM unnest(ARRAY['meta', 'watermarks', 'tombstones', 'runs', 'ledger_migrations']) t;
+      FROM unnest(ARRAY['meta', 'watermarks', 'tombstones', 'runs', 'experiment_stops', 'ledger_migrations']) t;
 
 Every primary key of a distributed table includes ``contact_id`` (or ``id``), so each
 contact's rows, and each decision and ``reserve()`` of one contact, stay on one shard;
@@ -131,6 +131,19 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         [
             "ALTER TABLE engagements ADD COLUMN amount double precision",
             "ALTER TABLE engagements ADD COLUMN currency text",
+        ],
+    ),
+    (
+        # arms of experiments stopped automatically (SQLite migration 0007_experiments)
+        "0007_experiments",
+        [
+            """CREATE TABLE experiment_stops (
+                experiment text NOT NULL,
+                arm text NOT NULL,
+                at bigint NOT NULL,
+                reason text NOT NULL,
+                PRIMARY KEY (experiment, arm)
+            )""",
         ],
     ),
 ]

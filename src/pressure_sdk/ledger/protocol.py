@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..models import Batch, Touch
 from .lists import Scope, SumFloor, TouchFilter
+from .outcomes import ArmStop, ContactOutcome
 from .store import DEFAULT_CLIENT, ConsentEntry, ContactRow, IngestResult, Member, RunRecord
 
 
@@ -285,4 +286,18 @@ class LedgerAPI(Protocol):
         self, now: int, policy_weights: dict[str, float], client: str | None = None
     ) -> list[tuple[str, int, int]]:
         """(tier, weighted touches in the last 7 days capped at 5 meaning 5+, contacts)."""
+        ...
+
+    # -- experiments ------------------------------------------------------------
+
+    def experiment_outcomes(self, client: str, *, since: int, until: int, pre_since: int) -> Iterator[ContactOutcome]:
+        """Every contact of ``client`` with its outcomes in ``[since, until)`` and pre-period ``[pre_since, since)``."""
+        ...
+
+    def experiment_stops(self) -> list[ArmStop]:
+        """Every arm stopped automatically, by experiment and arm."""
+        ...
+
+    def stop_arm(self, stop: ArmStop) -> bool:
+        """Record that an arm stopped; returns False (and changes nothing) if it already was."""
         ...

@@ -183,3 +183,21 @@ def _value(db: Database) -> None:
     """What an engagement was worth: ``amount`` (a purchase's value) in ``currency``."""
     db.execute("ALTER TABLE engagements ADD COLUMN amount REAL")
     db.execute("ALTER TABLE engagements ADD COLUMN currency TEXT")
+
+
+@migrations(name="0007_experiments")
+def _experiments(db: Database) -> None:
+    """Arms of experiments stopped automatically (a complaint rate past its threshold).
+
+    One row per (experiment, arm); ``at`` is when the stop takes effect, ``reason`` what
+    the report shows. Assignment itself is not stored: it is a stable hash.
+    """
+    db.execute(
+        """CREATE TABLE experiment_stops (
+            experiment TEXT NOT NULL,
+            arm TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            PRIMARY KEY (experiment, arm)
+        )"""
+    )

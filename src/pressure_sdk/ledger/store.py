@@ -26,6 +26,7 @@ from ..errors import LedgerError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
 from . import text
 from .lists import ListQueries
+from .outcomes import ArmStop, ContactOutcome
 from .schema import BUCKET_SHIFT, migrations
 
 _CHUNK = 500  # bound parameters per IN (…) query, well under SQLite's limit
@@ -955,9 +956,7 @@ class Ledger(ListQueries):
                 row = self.conn.execute(
                     "SELECT id FROM contacts WHERE client = ? AND email = ?", (client, key)
                 ).fetchone()
-                self.conn.execute(
-                    "INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(client, key),)
-                )
+                self.conn.execute("INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(client, key),))
                 if row:
                     found.append(client)
                     cid = row[0]
@@ -1048,6 +1047,89 @@ class Ledger(ListQueries):
             f"GROUP BY t.{by} ORDER BY COUNT(*) DESC, t.{by}",
             (client,),
         ).fetchall()
+
+    # -- experiments ------------------------------------------------------------
+
+    def experiment_outcomes(self, client: str, *, since: int, until: int, pre_since: int) -> Iterator[ContactOutcome]:
+        """Every contact of ``client`` with its outcomes in ``[since, until)`` and pre-period ``[pre_since, since)``.
+
+        One set-wise query: contacts without any touch or engagement come back with zeros,
+        so an experiment's denominators are its whole population. In contact-id order.
+        """
+        e_lo, e_hi = min(pre_since, since), until
+        sql = """
+            SELECT c.id, c.email, COALESCE(t.n, 0),
+                   COALESCE(e.clicks, 0), COALESCE(e.purchases, 0), COALESCE(e.revenue, 0.0),
+                   COALESCE(e.unsubs, 0), COALESCE(e.complaints, 0),
+                   COALESCE(e.pre_clicks, 0), COALESCE(e.pre_revenue, 0.0),
+                   COALESCE(e.pre_unsubs, 0), COALESCE(e.pre_complaints, 0)
+            FROM contacts c
+            LEFT JOIN (SELECT contact_id, COUNT(*) AS n FROM touches
+                       WHERE bucket BETWEEN ? AND ? AND at >= ? AND at < ? GROUP BY contact_id) t
+                   ON t.contact_id = c.id
+            LEFT JOIN (SELECT contact_id,
+                              SUM(at >= ? AND type = 'click') AS clicks,
+                              SUM(at >= ? AND type = 'purchase') AS purchases,
+                              SUM(CASE WHEN at >= ? AND type = 'purchase' THEN COALESCE(amount, 0) ELSE 0 END)
+                                  AS revenue,
+                              SUM(at >= ? AND type = 'unsubscribe') AS unsubs,
+                              SUM(at >= ? AND type = 'complaint') AS complaints,
+                              SUM(at < ? AND type = 'click') AS pre_clicks,
+                              SUM(CASE WHEN at < ? AND type = 'purchase' THEN COALESCE(amount, 0) ELSE 0 END)
+                                  AS pre_revenue,
+                              SUM(at < ? AND type = 'unsubscribe') AS pre_unsubs,
+                              SUM(at < ? AND type = 'complaint') AS pre_complaints
+                       FROM engagements
+                       WHERE bucket BETWEEN ? AND ? AND at >= ? AND at < ?
+                         AND type IN ('click', 'purchase', 'unsubscribe', 'complaint')
+                       GROUP BY contact_id) e
+                   ON e.contact_id = c.id
+            WHERE c.client = ?
+            ORDER BY c.id"""
+        params = [
+            since >> BUCKET_SHIFT,
+            until >> BUCKET_SHIFT,
+            since,
+            until,
+            *([since] * 5),
+            *([since] * 4),
+            e_lo >> BUCKET_SHIFT,
+            e_hi >> BUCKET_SHIFT,
+            e_lo,
+            e_hi,
+            client,
+        ]
+        for row in self.conn.execute(sql, params):
+            yield ContactOutcome(
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                row[4],
+                float(row[5]),
+                row[6],
+                row[7],
+                row[8],
+                float(row[9]),
+                row[10],
+                row[11],
+            )
+
+    def experiment_stops(self) -> list[ArmStop]:
+        """Every arm stopped automatically, by experiment and arm."""
+        return [
+            ArmStop(*row)
+            for row in self.conn.execute("SELECT experiment, arm, at, reason FROM experiment_stops ORDER BY 1, 2")
+        ]
+
+    def stop_arm(self, stop: ArmStop) -> bool:
+        """Record that an arm stopped; returns False (and changes nothing) if it already was."""
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO experiment_stops(experiment, arm, at, reason) VALUES (?, ?, ?, ?)",
+                (stop.experiment, stop.arm, stop.at, stop.reason),
+            )
+            return cur.rowcount > 0
 
 
 _pk = operator.itemgetter(0, 1, 2, 3)
