@@ -33,8 +33,8 @@ from ..errors import LedgerError, LockedError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Opposition, Touch, consent_row, normalize_email
 from ..phones import is_phone_key, key_phone, phone_key
 from . import postgres_schema
-from .phones import PhonePlan, route_phones
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
+from .phones import PhonePlan, route_phones
 from .store import (
     _CONTACT_CACHE,
     DEFAULT_CLIENT,
