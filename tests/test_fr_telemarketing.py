@@ -181,7 +181,10 @@ def test_a_legal_entity_shares_its_attempts_between_brands(make_ledger_workspace
     calls(ws, "2026-11-04 10:00", "2026-11-05 10:00", brand="b")
     d = decide(ws, "2026-11-06 11:00", brand="a")
     assert not d.allowed
-    assert d.reasons[0].message == "fr-telemarketing:attempts 4/4 in 30d (professional acme-sas: a, b; décret n° 2022-1313)"
+    assert (
+        d.reasons[0].message
+        == "fr-telemarketing:attempts 4/4 in 30d (professional acme-sas: a, b; décret n° 2022-1313)"
+    )
     assert decide(ws, "2026-11-06 11:00", brand="c").allowed  # another professional
 
 

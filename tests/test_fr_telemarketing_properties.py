@@ -122,9 +122,7 @@ def test_plan_never_accepts_a_forbidden_call(
 ) -> None:
     with workspace() as ws:
         _seed(ws, hist, refusals)
-        plan = [
-            Candidate("", "call", b, f, t, candidate_id=f"c{i}", phone=NUMBER) for i, (t, b, f) in enumerate(cands)
-        ]
+        plan = [Candidate("", "call", b, f, t, candidate_id=f"c{i}", phone=NUMBER) for i, (t, b, f) in enumerate(cands)]
         decisions = ws.plan(plan)
         accepted = [(d.candidate.at, d.candidate.brand) for d in decisions if d.allowed and not d.exempt]
         check(hist + accepted, accepted, refusals)
