@@ -17,6 +17,7 @@ from .config import AccountConfig, ListConfig, WorkspaceConfig
 from .errors import ConfigError
 from .ledger import LedgerAPI
 from .models import CountedTouch, Decision, Reason
+from .phones import is_phone_key, key_phone
 from .policy import ContactState, Policy
 from .segments import list_candidate
 from .state import contact_state
@@ -239,6 +240,8 @@ class Footprint:
     consent_changes: int = 0
     #: (account, list) of the suppression lists the platform last confirmed it on
     lists: tuple[tuple[str, str], ...] = ()
+    #: its phone numbers (E.164), erased with it
+    phones: tuple[str, ...] = ()
 
     def text(self) -> str:
         """One line: ``client maison: 12 touches, 3 engagements, …, on 1 list (a/l)``."""
@@ -250,6 +253,7 @@ class Footprint:
             f"client {self.client}: {_n(self.touches, 'touch', 'touches')}, "
             f"{_n(self.engagements, 'engagement')}, {_n(self.consent_changes, 'consent change')}, "
             + (f"on {n} list{'' if n == 1 else 's'} ({on})" if n else "on no list")
+            + (f", {_n(len(self.phones), 'phone number')} ({', '.join(self.phones)})" if self.phones else "")
         )
 
 
@@ -258,11 +262,13 @@ def _n(k: int, one: str, many: str | None = None) -> str:
 
 
 def footprint(ledger: LedgerAPI, email: str, clients: Sequence[str], now: int) -> list[Footprint]:
-    """Per client, what the ledger holds about ``email`` (read only)."""
-    key = check_email(email)
+    """Per client, what the ledger holds about ``email``, or the contact holding a number ``tel:+…`` (read only)."""
+    key = email if is_phone_key(email) else check_email(email)
     out: list[Footprint] = []
     for client in clients:
-        row = ledger.contact(key, client)
+        number = key_phone(key) if is_phone_key(key) else None
+        owner = ledger.phone_owners(client, [number]).get(number, key) if number else key
+        row = ledger.contact(owner, client)
         if row is None:
             out.append(Footprint(client, key, False))
             continue
@@ -279,6 +285,7 @@ def footprint(ledger: LedgerAPI, email: str, clients: Sequence[str], now: int) -
                 len(ledger.engagements_of(row.id, since, until)),
                 len(ledger.consent_of(row.id)),
                 lists,
+                tuple(ledger.phones_of(row.id)),
             )
         )
     return out
