@@ -170,13 +170,15 @@ def membership(
 
     The answer is the list's own computation for one contact: the list's standard
     candidate evaluated against the contact's history, consent and scores, sending-hours
-    rules left out, over the account's audience. Raises InvalidValueError for an invalid
-    email, ConfigError for an unknown or ambiguous list.
+    rules left out, over the account's audience. The contact is named by its email or by
+    one of its phone numbers. Raises InvalidValueError for an invalid email or number,
+    ConfigError for an unknown or ambiguous list.
     """
     cfg, policy, led = ws.config, ws.policy, ws.ledger
-    key = check_email(email)
     acc, lst = find_list(cfg, list_name, account)
     client = cfg.client_of_account(acc)
+    # an email, or a number: the contact holding it
+    key = ws.resolve(ws.vocabulary.contact(email), client)
     now = ws.now() if at is None else to_epoch(at)
     cand = replace(list_candidate(acc, lst, now), email=key)
     row = led.contact(key, client)
@@ -187,7 +189,8 @@ def membership(
     else:
         reach = max(policy.quiet_lookback, policy.score_lookback)
         engagements = led.engagements_of(row.id, now - reach, now)
-        state = contact_state(row, policy.default_tz, led.consent_of(row.id), engagements)
+        opposed = [at for _, at in led.oppositions_of(row.id)] if cand.channel == "call" else []
+        state = contact_state(row, policy.default_tz, led.consent_of(row.id), engagements, opposed)
         history = policy.counted(led.touches_of(row.id, now - policy.lookback, now))
         in_audience = bool(led.account_contacts(acc.name, [row.id]))
         pushed = row.id in led.list_members(acc.name, lst.name)

@@ -498,8 +498,11 @@ class Policy:
         else:
             why = "is outside the allowed hours"
         if r.label:
-            windows = ", ".join(f"{'/'.join(w.days)} {w.start}-{w.end}" for w in r.allowed)
-            why += f"; allowed: {windows}" + (", never on public holidays" if r.holidays else "")
+            if len({tuple(w.days) for w in r.allowed}) == 1:
+                windows = f"{_days(r.allowed[0].days)} " + " and ".join(f"{w.start}-{w.end}" for w in r.allowed)
+            else:
+                windows = " and ".join(f"{_days(w.days)} {w.start}-{w.end}" for w in r.allowed)
+            why += f"; calls {windows}" + (", never on public holidays" if r.holidays else "")
             if r.reference:
                 why += f" ({r.reference})"
         return Reason(r.id, "hours", f"{title} {when} {why}", until=self._next_open(r, t, tz, region_s))
@@ -565,6 +568,14 @@ def _cap_release(inside: Sequence[CountedTouch], window: int, w: float, limit: f
         s -= h.weight
         t = h.at + window
     return t
+
+
+def _days(days: Sequence[str]) -> str:
+    """``Mon-Fri`` for consecutive weekdays, else ``Mon/Wed``."""
+    idx = sorted(WEEKDAYS.index(d) for d in days)
+    if len(idx) > 2 and idx == list(range(idx[0], idx[-1] + 1)):
+        return f"{WEEKDAYS[idx[0]].capitalize()}-{WEEKDAYS[idx[-1]].capitalize()}"
+    return "/".join(WEEKDAYS[i].capitalize() for i in idx)
 
 
 def truthy(value: object) -> bool:
