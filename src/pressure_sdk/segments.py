@@ -124,12 +124,12 @@ def _consent(
                     blocked[t.key].add(cid)
     calls = [t for t in targets if t.cand.channel == "call"]
     if calls:
-        # the opposition list binds prospecting calls of every brand of the client (Policy._opposition)
+        # the opposition list binds prospecting calls of every brand of the client (Policy.opposition)
         listed = dict(ledger.opposed_contacts(now))
-        rows = ledger.contacts_by_id(listed)
+        holders = ledger.contacts_by_id(listed)
         opposed = {
             cid
-            for cid, row in rows.items()
+            for cid, row in holders.items()
             if policy.opposition(
                 ContactState(timezone=row.timezone or policy.default_tz, attributes=row.attributes,
                              oppositions=(listed[cid],)),

@@ -30,9 +30,12 @@ class PhonePlan:
 
 def _phones_of(batch: Batch) -> Iterable[tuple[str, str | None]]:
     """(email as given, number) of every row of the batch that names a number."""
-    for ev in (*batch.touches, *batch.engagements):
-        if ev.phone:
-            yield ev.email, ev.phone
+    for t in batch.touches:
+        if t.phone:
+            yield t.email, t.phone
+    for e in batch.engagements:
+        if e.phone:
+            yield e.email, e.phone
     for c in batch.contacts:
         for p in c.phones:
             yield c.email, p
