@@ -142,3 +142,98 @@ def test_reserve_never_records_a_forbidden_call(
             if d.allowed and not d.exempt:
                 accepted.append((t, b))
         check(hist + accepted, accepted, refusals)
+
+
+# -- the call lists agree with the per-contact evaluation ----------------------------------
+
+NOW = int(datetime(2026, 11, 17, 11, 0, tzinfo=PARIS).timestamp())
+
+
+@st.composite
+def people(draw: st.DrawFn) -> list[dict[str, object]]:
+    out = []
+    for i in range(draw(st.integers(1, 6))):
+        out.append(
+            {
+                "email": f"p{i}@example.fr",
+                "phone": f"+3361234{i:04d}",
+                # often enough four attempts by one professional in 30 days
+                "calls": draw(
+                    st.lists(
+                        st.tuples(st.integers(NOW - 25 * D, NOW), st.sampled_from(["a", "a", "b", "c"])), max_size=7
+                    )
+                ),
+                "refusals": draw(
+                    st.lists(st.tuples(st.integers(NOW - 70 * D, NOW), st.sampled_from(BRANDS)), max_size=1)
+                ),
+                "listed": draw(st.none() | st.integers(NOW - 20 * D, NOW + D)),
+                "contract": draw(st.booleans()),
+                "consent": draw(st.none() | st.integers(NOW - 30 * D, NOW + D)),
+                "source": draw(st.sampled_from(["", "web form"])),
+            }
+        )
+    return out
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(people())
+def test_the_call_lists_agree_with_each_contacts_evaluation(crowd: list[dict[str, object]]) -> None:
+    from pressure_sdk.explain import membership
+    from pressure_sdk.models import Opposition
+    from pressure_sdk.segments import ListKey, compute_lists
+
+    cfg = parse_config(
+        {
+            "workspace": {"timezone": "Europe/Paris"},
+            "brands": {
+                "a": {"presets": ["fr-telemarketing"], "legal_entity": "acme-sas"},
+                "b": {"presets": ["fr-telemarketing"], "legal_entity": "acme-sas"},
+                "c": {"presets": ["fr-telemarketing"]},
+            },
+            "accounts": [
+                {
+                    "name": "dialer",
+                    "connector": "files",
+                    "brand": "a",
+                    "lists": [{"name": "a-calls", "channel": "call"}],
+                },
+                {
+                    "name": "other",
+                    "connector": "files",
+                    "brand": "c",
+                    "lists": [{"name": "c-calls", "channel": "call"}],
+                },
+            ],
+        }
+    )
+    with Workspace(cfg, Ledger(":memory:")) as ws:
+        for p in crowd:
+            attrs: dict[str, object] = {"ongoing_contract": "yes"} if p["contract"] else {}
+            if p["consent"] is not None:
+                attrs["call_consent_at"] = datetime.fromtimestamp(p["consent"], PARIS).isoformat()  # type: ignore[arg-type]
+                if p["source"]:
+                    attrs["call_consent_source"] = p["source"]
+            phone = str(p["phone"])
+            for account in ("dialer", "other"):
+                ws.ledger.ingest(
+                    Batch(contacts=[ContactUpdate(str(p["email"]), attributes=attrs, phones=(phone,))]), account=account
+                )
+            ws.ledger.ingest(
+                Batch(
+                    touches=[
+                        Touch(f"{phone}-{i}", "", "call", b, "marketing", t, phone=phone)
+                        for i, (t, b) in enumerate(p["calls"])  # type: ignore[arg-type]
+                    ],
+                    engagements=[
+                        Engagement(f"{phone}-r{i}", "", "call_refused", t, "call", b, phone=phone)
+                        for i, (t, b) in enumerate(p["refusals"])  # type: ignore[arg-type]
+                    ],
+                    oppositions=[] if p["listed"] is None else [Opposition(phone, p["listed"], "x")],  # type: ignore[arg-type]
+                ),
+                account="dialer",
+            )
+        lists = compute_lists(ws.ledger, ws.policy, ws.config.accounts, NOW)
+        for account, name in (("dialer", "a-calls"), ("other", "c-calls")):
+            members = {c.email for c in ws.ledger.contacts_by_id(lists[ListKey(account, name)]).values()}
+            expected = {str(p["email"]) for p in crowd if membership(ws, str(p["email"]), name, at=NOW).on_list}
+            assert members == expected
