@@ -172,7 +172,7 @@ def test_migrations_are_recorded_once(tmp_path: Path) -> None:
     Ledger(p).close()
     led = Ledger(p)
     rows = led.conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set='pressure_sdk'").fetchall()
-    assert rows == [("0001_initial",), ("0002_clients_consent_log",), ("0003_runs",)]
+    assert rows == [("0001_initial",), ("0002_clients_consent_log",), ("0003_runs",), ("0005_phones",)]
 
 
 def test_a_ledger_made_before_clients_migrates_with_its_consent(tmp_path: Path) -> None:
@@ -300,9 +300,9 @@ def test_postgresql_migrations_are_recorded_once(postgres_url: str) -> None:
 
     PostgresLedger(postgres_url).close()
     with PostgresLedger(postgres_url) as led:
-        assert led.migrations() == ["0001_initial", "0002_runs"]
+        assert led.migrations() == ["0001_initial", "0002_runs", "0005_phones"]
         rows = led.conn.execute("SELECT name FROM ledger_migrations ORDER BY name").fetchall()
-        assert rows == [("0001_initial",), ("0002_runs",)]
+        assert rows == [("0001_initial",), ("0002_runs",), ("0005_phones",)]
 
 
 def test_an_unreachable_postgresql_gives_ledger_error_without_the_password(postgres_server: Any) -> None:
