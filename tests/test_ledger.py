@@ -450,9 +450,7 @@ def test_large_scans_on_postgresql_stream_through_a_server_side_cursor_and_read_
                 since=since, until=T0, counts=counts, scope="brand", groups={}, weights={"marketing": 1.0}
             ),
         }
-        scans[name] = [
-            (what, sorted((who[row[0]], *row[1:]) for row in rows)) for what, rows in sorted(reads.items())
-        ]
+        scans[name] = [(what, sorted((who[row[0]], *row[1:]) for row in rows)) for what, rows in sorted(reads.items())]
     # the rows are the same on both backends, page after page
     assert scans["postgresql"] == scans["sqlite"]
     assert all(rows for _, rows in scans["sqlite"])

@@ -806,6 +806,212 @@ class Generator:
         return sizes
 
 
+# -- the call centre (client energie, fr-telemarketing) ------------------------------------
+#
+# Kept apart from the generator above: its own random stream, its own people, its own
+# folders. Énergie Verte prospects by phone through its own call centre (energie-appels,
+# which exports contacts with their numbers, its calls and refusals, and the opposition
+# list's answer) and an outside call centre calling on its behalf (energie-partenaire,
+# whose dialer knows numbers only). Both call for one legal entity.
+
+CC_SEED = 1313  # décret n° 2022-1313
+CC_CONTACTS = 400
+CC_DAYS = 60
+CC_BRANDS = ("energie-appels", "energie-partenaire")
+CC_CONTACT_HEADER = ["email", "phone", "region", "ongoing_contract", "call_consent_at", "call_consent_source"]
+CC_TOUCH_HEADER = ["event_id", "email", "phone", "channel", "brand", "family", "sent_at", "campaign"]
+CC_ENGAGEMENT_HEADER = ["event_id", "email", "phone", "type", "occurred_at", "channel", "brand"]
+#: the date of the opposition list's answer the demo imports
+CC_BLOCTEL_DATE = date(2026, 11, 2)
+CC_FIRST = ["nathalie", "olivier", "sandrine", "patrick", "isabelle", "christophe", "valerie", "laurent",
+            "sylvie", "frederic", "celine", "stephane", "aurelie", "nicolas", "delphine", "eric"]  # fmt: skip
+CC_LAST = ["lefebvre", "fournier", "girard", "bonnet", "lambert", "fontaine", "rousseau", "vincent",
+           "muller", "schmitt", "weber", "meyer", "klein", "wagner", "roux", "faure"]  # fmt: skip
+
+
+def _national(number: int) -> str:
+    """A French mobile number as people write it: 06 12 34 56 78."""
+    digits = f"0{number}"
+    return " ".join(digits[i : i + 2] for i in range(0, 10, 2))
+
+
+def call_centre(out: Path, end: datetime, seed: int = CC_SEED) -> dict[str, int]:
+    """Write ``<out>/energie-appels/`` and ``<out>/energie-partenaire/``; return file sizes.
+
+    Story: about 400 prospects, each with a mobile number (some also a landline), a few in
+    Alsace-Moselle; some under an ongoing contract, some who gave an express consent (with
+    its source). Over 60 days both call centres call them on weekdays, sometimes too often,
+    sometimes at lunchtime or on 11 November, and some prospects refuse. The opposition
+    list's answer of 2 November returns one number in ten; a few of those prospects
+    consented afterwards. ``call-plan.csv`` is the dialer's queue for the next days, one
+    call per situation the preset judges.
+    """
+    rng = random.Random(seed)
+    stop = int(end.timestamp())
+    begin = stop - CC_DAYS * DAY
+    people = []
+    for i in range(CC_CONTACTS):
+        first, last = rng.choice(CC_FIRST), rng.choice(CC_LAST)
+        email = f"{first}.{last}{i}@{rng.choice(['orange.fr', 'free.fr', 'laposte.net', 'gmail.com'])}"
+        # 06 and 073 to 078: mobile ranges the numbering plan assigns
+        mobile = rng.choice([6 * 10**8, 73 * 10**7, 75 * 10**7, 78 * 10**7]) + rng.randrange(10**7)
+        region = "57" if i % 37 == 3 else ("67" if i % 41 == 5 else "")
+        contract = "yes" if rng.random() < 0.25 else ""
+        people.append({"email": email, "mobile": mobile, "region": region, "contract": contract, "consent": ""})
+    # the opposition list's answer: one number in ten (never a chosen story contact below)
+    listed = [p for k, p in enumerate(people) if k % 10 == 7]
+    bloctel_at = datetime(CC_BLOCTEL_DATE.year, CC_BLOCTEL_DATE.month, CC_BLOCTEL_DATE.day, tzinfo=PARIS)
+    for k, p in enumerate(listed):
+        if k % 6 == 1:  # opposed, then consented at a shop or online after the answer
+            day = bloctel_at + timedelta(days=3 + k % 9)
+            p["consent"] = (day.date().isoformat(), f"formulaire web energie-verte.fr #{4000 + k}")
+    for k, p in enumerate(people):
+        if not p["consent"] and k % 23 == 11:  # consented before anything was listed
+            p["consent"] = ("2026-09-15", f"contrat signé en agence, dossier {7000 + k}")
+    touches: dict[str, list[list[str]]] = {b: [] for b in CC_BRANDS}
+    refusals: dict[str, list[list[str]]] = {b: [] for b in CC_BRANDS}
+    for k in range(len(people)):
+        attempts = rng.choice([0, 0, 1, 2, 3, 4, 4, 5, 6])
+        for j in range(attempts):
+            brand = CC_BRANDS[rng.random() < 0.4]
+            day = (datetime.fromtimestamp(begin, PARIS) + timedelta(days=rng.randrange(CC_DAYS))).date()
+            if day.weekday() >= 5:
+                day -= timedelta(days=day.weekday() - 4)  # the dialers do not call at weekends
+            minute = rng.choice([rng.randint(10 * 60, 12 * 60 + 50), rng.randint(14 * 60, 19 * 60 + 50)])
+            if rng.random() < 0.06:
+                minute = rng.randint(13 * 60, 13 * 60 + 55)  # a lunchtime call slips through
+            at = datetime(day.year, day.month, day.day, minute // 60, minute % 60, rng.randrange(60), tzinfo=PARIS)
+            if at.timestamp() >= stop:
+                continue
+            touches[brand].append([at.isoformat(), str(k), str(j), brand])
+            if rng.random() < 0.07:
+                refusals[brand].append([(at + timedelta(minutes=2)).isoformat(), str(k), brand])
+    sizes: dict[str, int] = {}
+    folder = out / "energie-appels"
+    folder.mkdir(parents=True, exist_ok=True)
+    for b in CC_BRANDS:
+        (out / b).mkdir(parents=True, exist_ok=True)
+        # the outside call centre's dialer knows numbers only
+        by_phone = b == "energie-partenaire"
+        rows = sorted(touches[b])
+        sizes[f"{b}/touches.csv.gz"] = write_gz(
+            out / b / "touches.csv.gz",
+            CC_TOUCH_HEADER,
+            (
+                [
+                    f"{b[:2]}{b[8:10]}-c-{i:05d}",
+                    "" if by_phone else people[int(k)]["email"],
+                    _national(people[int(k)]["mobile"]),
+                    "call",
+                    b,
+                    "prospecting",
+                    at,
+                    f"{b}-offre-hiver",
+                ]
+                for i, (at, k, _j, _b) in enumerate(rows, start=1)
+            ),
+        )
+        rows = sorted(refusals[b])
+        sizes[f"{b}/engagements.csv.gz"] = write_gz(
+            out / b / "engagements.csv.gz",
+            CC_ENGAGEMENT_HEADER,
+            (
+                [
+                    f"{b[:2]}{b[8:10]}-r-{i:05d}",
+                    "" if by_phone else people[int(k)]["email"],
+                    _national(people[int(k)]["mobile"]),
+                    "call_refused",
+                    at,
+                    "call",
+                    b,
+                ]
+                for i, (at, k, _b) in enumerate(rows, start=1)
+            ),
+        )
+    sizes["energie-appels/contacts.csv.gz"] = write_gz(
+        folder / "contacts.csv.gz",
+        CC_CONTACT_HEADER,
+        (
+            [
+                p["email"],
+                _national(p["mobile"]) + (f";+33 1 {k % 90 + 10} {k % 97:02d} 00 00" if k % 5 == 0 else ""),
+                p["region"],
+                p["contract"],
+                p["consent"][0] if p["consent"] else "",
+                p["consent"][1] if p["consent"] else "",
+            ]
+            for k, p in enumerate(people)
+        ),
+    )
+    bloctel = folder / f"bloctel-{CC_BLOCTEL_DATE.isoformat()}.txt"
+    bloctel.write_text("".join(f"0{p['mobile']}\n" for p in listed), encoding="ascii")
+    sizes[f"energie-appels/{bloctel.name}"] = bloctel.stat().st_size
+    plan = folder / "call-plan.csv"
+    with plan.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["candidate_id", "email", "phone", "channel", "brand", "family", "planned_at", "value"])
+        for cid, (k, brand, when, by_phone) in enumerate(_call_plan(people, touches, refusals, listed), start=1):
+            p = people[k]
+            email, phone = ("", _national(p["mobile"])) if by_phone else (p["email"], "")
+            w.writerow([f"a{cid:02d}", email, phone, "call", brand, "prospecting", when, "5"])
+    sizes[f"energie-appels/{plan.name}"] = plan.stat().st_size
+    return sizes
+
+
+def _call_plan(
+    people: list[dict], touches: dict[str, list[list[str]]], refusals: dict[str, list[list[str]]], listed: list[dict]
+) -> list[tuple[int, str, str, bool]]:
+    """One planned call per situation the preset judges: (person, brand, planned_at, by phone only)."""
+    calls: dict[int, list[float]] = {}
+    for rows in touches.values():
+        for at, k, _j, _b in rows:
+            calls.setdefault(int(k), []).append(datetime.fromisoformat(at).timestamp())
+    refused = {int(k) for rows in refusals.values() for _at, k, _b in rows}
+    opposed = {id(p) for p in listed}
+    tomorrow = datetime(2026, 11, 17, 10, 0, tzinfo=PARIS).timestamp()
+
+    def plain(k: int) -> bool:
+        p = people[k]
+        return k not in refused and id(p) not in opposed and not p["consent"] and not p["region"]
+
+    def after(k: int) -> bool:
+        return bool(people[k]["consent"]) and people[k]["consent"][0] >= CC_BLOCTEL_DATE.isoformat()
+
+    def recent(k: int) -> int:
+        return sum(1 for t in calls.get(k, []) if tomorrow - 30 * DAY < t <= tomorrow)
+
+    used: set[int] = set()
+
+    def pick(ok) -> int:  # type: ignore[no-untyped-def]
+        k = next((k for k in range(len(people)) if k not in used and ok(k)), -1)
+        used.add(k)
+        return k
+
+    quiet = lambda k: plain(k) and recent(k) == 0  # noqa: E731
+    plan = [
+        (pick(quiet), "energie-appels", "2026-11-17T11:00:00+01:00", False),  # accepted
+        (pick(quiet), "energie-appels", "2026-11-18T13:30:00+01:00", False),  # lunchtime
+        (pick(quiet), "energie-partenaire", "2026-11-21T11:00:00+01:00", False),  # a Saturday
+        (pick(quiet), "energie-appels", "2026-12-25T11:00:00+01:00", False),  # Christmas, a Friday
+        (pick(lambda k: plain(k) and recent(k) == 4), "energie-partenaire", "2026-11-17T15:00:00+01:00", False),
+        (pick(lambda k: plain(k) and recent(k) == 2), "energie-partenaire", "2026-11-17T16:00:00+01:00", True),
+        (pick(lambda k: k in refused and id(people[k]) not in opposed),
+         "energie-appels", "2026-11-19T10:30:00+01:00", False),
+        (pick(lambda k: id(people[k]) in opposed and not people[k]["contract"] and not people[k]["consent"]
+              and k not in refused), "energie-appels", "2026-11-19T11:00:00+01:00", False),
+        (pick(lambda k: id(people[k]) in opposed and people[k]["contract"] and recent(k) < 4 and k not in refused),
+         "energie-appels", "2026-11-19T11:30:00+01:00", False),
+        (pick(lambda k: id(people[k]) in opposed and after(k) and k not in refused),
+         "energie-appels", "2026-11-19T20:30:00+01:00", False),  # consented after the listing
+        (pick(lambda k: id(people[k]) in opposed and bool(people[k]["consent"]) and not after(k)
+              and not people[k]["contract"] and k not in refused),
+         "energie-appels", "2026-11-19T12:00:00+01:00", False),  # consented before it
+        (pick(lambda k: people[k]["region"] == "57" and k not in refused and id(people[k]) not in opposed),
+         "energie-appels", "2027-03-26T11:00:00+01:00", False),  # Good Friday in Moselle
+    ]  # fmt: skip
+    return [c for c in plan if c[0] >= 0]
+
+
 def write_gz(path: Path, header: list[str], rows) -> int:
     """Write a CSV as gzip with a fixed header (no name, mtime 0): same rows, same bytes."""
     text = io.StringIO()
@@ -875,6 +1081,10 @@ def main(argv: list[str] | None = None) -> int:
     __import__("gen_experiment").plant(gen, args.seed)  # the experiment's planted effect
     sizes = gen.write(args.out)
     print(summary(gen, sizes, time.perf_counter() - began))
+    # the call centre's story is pinned to November 2026 (its opposition answer and call
+    # plan name dates), whatever --end says
+    cc = call_centre(args.out, datetime.fromisoformat(DEFAULT_END))
+    print(f"call centre (energie): {len(cc)} files, {sum(cc.values()):,} bytes")
     return 0
 
 

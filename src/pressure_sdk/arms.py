@@ -139,7 +139,7 @@ class Arms:
                 for rid, change in by_id[exp].arm(arm).overrides.items():
                     overrides.setdefault(rid, {}).update(change)
             cfg = self.base.cfg
-            got = self._policies[key] = Policy(cfg.model_copy(update={"rules": apply_overrides(cfg, overrides)}))
+            got = self._policies[key] = Policy(cfg.with_rules(apply_overrides(cfg, overrides)))
         return got
 
     def policy_for(self, client: str, email: str, t: int, stops: Iterable[ArmStop] = ()) -> Policy:

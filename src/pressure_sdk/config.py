@@ -6,6 +6,7 @@ the file: an account names the environment variable that holds its credential.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -93,6 +94,8 @@ class WorkspaceSection(_Model):
     guard_min_size: int = Field(default=20, ge=0)
     #: evaluate as if it were this instant (demos, replays); unset means the real clock
     now: str | None = None
+    #: country (ISO 3166 alpha-2, e.g. ``FR``) of phone numbers given without a prefix
+    phone_region: str | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -132,10 +135,17 @@ DEFAULT_FAMILIES: dict[str, FamilyConfig] = {
 DEFAULT_CLIENT = "default"
 
 
+#: ready-made sets of rules a client or brand may switch on (see :mod:`pressure_sdk.presets`)
+PRESETS = ("fr-telemarketing",)
+Preset = Literal["fr-telemarketing"]
+
+
 class ClientConfig(_Model):
     """A company whose contacts, brands and accounts form one world (DESIGN §3)."""
 
     description: str | None = None
+    #: presets switched on for every brand of the client
+    presets: list[Preset] = Field(default_factory=list)
 
 
 class BrandConfig(_Model):
@@ -148,6 +158,11 @@ class BrandConfig(_Model):
     #: who an opt-out given to this brand binds: brands with the same scope share opt-outs
     #: (default: the brand alone)
     consent_scope: str | None = None
+    #: presets switched on for this brand (besides its client's)
+    presets: list[Preset] = Field(default_factory=list)
+    #: the professional (legal entity) the brand calls for: brands sharing one share the
+    #: per-professional limits of a preset such as fr-telemarketing (default: the brand)
+    legal_entity: str | None = None
 
 
 class ListConfig(_Model):
@@ -221,6 +236,17 @@ class _RuleBase(_Model):
     counts: Filter | None = None
     applies: Filter | None = None
     description: str | None = None
+    #: a contact attribute holding a date (ISO 8601) from which the rule no longer applies
+    #: to the contact (e.g. an express consent to be called), judged at the candidate's time
+    lifted_by: str | None = None
+    #: with ``lifted_by``: an attribute that must be non-empty too (the consent's source, as evidence)
+    lifted_evidence: str | None = None
+    #: what reasons call the rule instead of ``<kind>:<id>`` (preset rules: ``fr-telemarketing:attempts``)
+    label: str | None = None
+    #: a legal reference appended to the rule's reasons
+    reference: str | None = None
+    #: who the rule's counter belongs to, as reasons name it (preset rules: ``brand X``, ``professional Y``)
+    scope_name: str | None = None
 
     def count_filter(self) -> Filter:
         """Which touches fill the rule's counter: ``counts``, else the rule's own filters."""
@@ -353,10 +379,34 @@ class HoursWindow(_Model):
 
 
 class HoursRule(_RuleBase):
-    """Sends only inside the ``allowed`` days and hours, in the contact's zone."""
+    """Sends only inside the ``allowed`` days and hours, in the contact's zone.
+
+    With ``holidays`` (a country code such as ``FR``) public holidays are closed all day,
+    with the regional ones of the contact's ``region`` attribute when it has one (e.g.
+    ``57`` or ``Alsace-Moselle``); ``timezone`` is the zone of contacts who have none
+    (default: the workspace's).
+    """
 
     kind: Literal["hours"]
     allowed: list[HoursWindow] = Field(min_length=1)
+    holidays: str | None = None
+    timezone: str | None = None
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, v: str | None) -> str | None:
+        if v is not None:
+            from .holidays import check_country
+
+            check_country(v)
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        if v is not None:
+            zone(v)
+        return v
 
 
 Rule = Annotated[CapRule | GapRule | QuietRule | HoursRule, Field(discriminator="kind")]
@@ -469,6 +519,8 @@ class WorkspaceConfig(_Model):
             where = f"rules[{i}] ({rule.id})"
             if rule.id in seen_rules:
                 problems.append(f"{where}.id: duplicate rule id {rule.id!r}")
+            if any(rule.id.startswith(f"{p}:") for p in PRESETS):
+                problems.append(f"{where}.id: ids starting with a preset's name are the preset's own; rename it")
             seen_rules.add(rule.id)
             if rule.client is not None and rule.client not in clients:
                 problems.append(f"{where}.client: unknown client {rule.client!r}; known: {sorted(clients)}")
@@ -482,6 +534,14 @@ class WorkspaceConfig(_Model):
                 check(f"{where}.max", "tier", [k for k in rule.max if k != "default"], tiers)
         if self.tolerance.enabled:
             check("tolerance.blocks", "family", self.tolerance.blocks, set(self.families))
+        for owner, presets in [
+            *((f"clients.{n}", c.presets) for n, c in self.clients.items()),
+            *((f"brands.{n}", b.presets) for n, b in self.brands.items()),
+        ]:
+            if "fr-telemarketing" in presets and "call" not in channels:
+                problems.append(
+                    f"{owner}.presets: fr-telemarketing judges calls, but 'call' is not in workspace.channels"
+                )
         names: set[str] = set()
         for i, acc in enumerate(self.accounts):
             where = f"accounts[{i}] ({acc.name})"
@@ -522,6 +582,33 @@ class WorkspaceConfig(_Model):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    # -- rules --------------------------------------------------------------------
+
+    @functools.cached_property
+    def all_rules(self) -> list[CapRule | GapRule | QuietRule | HoursRule]:
+        """The file's rules, then those its presets expand to (see :mod:`pressure_sdk.presets`)."""
+        from .presets import expand
+
+        return [*self.rules, *expand(self)]
+
+    def with_rules(self, rules: list[Any]) -> WorkspaceConfig:
+        """A copy whose file rules are ``rules`` (an experiment arm's); its presets expand anew."""
+        copy = self.model_copy(update={"rules": rules})
+        copy.__dict__.pop("all_rules", None)  # a cached_property copied with the model
+        return copy
+
+    def presets_of(self, brand: str) -> list[str]:
+        """The presets switched on for ``brand``: its own and its client's."""
+        b = self.brands.get(brand)
+        c = self.clients.get(self.client_of_brand(brand))
+        mine = [*(c.presets if c else []), *(b.presets if b else [])]
+        return list(dict.fromkeys(mine))
+
+    def professional(self, brand: str) -> str:
+        """The professional (legal entity) ``brand`` calls for: its ``legal_entity``, else itself."""
+        b = self.brands.get(brand)
+        return (b.legal_entity if b is not None and b.legal_entity else None) or brand
 
     # -- clients ------------------------------------------------------------------
 

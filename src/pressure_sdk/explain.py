@@ -17,6 +17,7 @@ from .config import AccountConfig, ListConfig, WorkspaceConfig
 from .errors import ConfigError
 from .ledger import LedgerAPI
 from .models import CountedTouch, Decision, Reason
+from .phones import is_phone_key, key_phone
 from .policy import ContactState, Policy
 from .segments import list_candidate
 from .state import contact_state
@@ -169,13 +170,15 @@ def membership(
 
     The answer is the list's own computation for one contact: the list's standard
     candidate evaluated against the contact's history, consent and scores, sending-hours
-    rules left out, over the account's audience. Raises InvalidValueError for an invalid
-    email, ConfigError for an unknown or ambiguous list.
+    rules left out, over the account's audience. The contact is named by its email or by
+    one of its phone numbers. Raises InvalidValueError for an invalid email or number,
+    ConfigError for an unknown or ambiguous list.
     """
     cfg, policy, led = ws.config, ws.policy, ws.ledger
-    key = check_email(email)
     acc, lst = find_list(cfg, list_name, account)
     client = cfg.client_of_account(acc)
+    # an email, or a number: the contact holding it
+    key = ws.resolve(ws.vocabulary.contact(email), client)
     now = ws.now() if at is None else to_epoch(at)
     policy = ws.policy_for(key, client, now)  # the contact's experiment arm's rules, if any
     cand = replace(list_candidate(acc, lst, now), email=key)
@@ -187,7 +190,8 @@ def membership(
     else:
         reach = max(policy.quiet_lookback, policy.score_lookback)
         engagements = led.engagements_of(row.id, now - reach, now)
-        state = contact_state(row, policy.default_tz, led.consent_of(row.id), engagements)
+        opposed = [at for _, at in led.oppositions_of(row.id)] if cand.channel == "call" else []
+        state = contact_state(row, policy.default_tz, led.consent_of(row.id), engagements, opposed)
         history = policy.counted(led.touches_of(row.id, now - policy.lookback, now))
         in_audience = bool(led.account_contacts(acc.name, [row.id]))
         pushed = row.id in led.list_members(acc.name, lst.name)
@@ -240,6 +244,8 @@ class Footprint:
     consent_changes: int = 0
     #: (account, list) of the suppression lists the platform last confirmed it on
     lists: tuple[tuple[str, str], ...] = ()
+    #: its phone numbers (E.164), erased with it
+    phones: tuple[str, ...] = ()
 
     def text(self) -> str:
         """One line: ``client maison: 12 touches, 3 engagements, …, on 1 list (a/l)``."""
@@ -251,6 +257,7 @@ class Footprint:
             f"client {self.client}: {_n(self.touches, 'touch', 'touches')}, "
             f"{_n(self.engagements, 'engagement')}, {_n(self.consent_changes, 'consent change')}, "
             + (f"on {n} list{'' if n == 1 else 's'} ({on})" if n else "on no list")
+            + (f", {_n(len(self.phones), 'phone number')} ({', '.join(self.phones)})" if self.phones else "")
         )
 
 
@@ -259,11 +266,13 @@ def _n(k: int, one: str, many: str | None = None) -> str:
 
 
 def footprint(ledger: LedgerAPI, email: str, clients: Sequence[str], now: int) -> list[Footprint]:
-    """Per client, what the ledger holds about ``email`` (read only)."""
-    key = check_email(email)
+    """Per client, what the ledger holds about ``email``, or the contact holding a number ``tel:+…`` (read only)."""
+    key = email if is_phone_key(email) else check_email(email)
     out: list[Footprint] = []
     for client in clients:
-        row = ledger.contact(key, client)
+        number = key_phone(key) if is_phone_key(key) else None
+        owner = ledger.phone_owners(client, [number]).get(number, key) if number else key
+        row = ledger.contact(owner, client)
         if row is None:
             out.append(Footprint(client, key, False))
             continue
@@ -280,6 +289,7 @@ def footprint(ledger: LedgerAPI, email: str, clients: Sequence[str], now: int) -
                 len(ledger.engagements_of(row.id, since, until)),
                 len(ledger.consent_of(row.id)),
                 lists,
+                tuple(ledger.phones_of(row.id)),
             )
         )
     return out

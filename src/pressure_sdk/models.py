@@ -25,6 +25,7 @@ ENGAGEMENT_TYPES = frozenset(
         "incident",
         "do_not_contact",
         "do_not_contact_lifted",
+        "call_refused",
     }
 )
 #: engagement types that change a contact's consent state on a channel: the first three
@@ -60,6 +61,9 @@ class Touch:
     weight: float | None = None
     campaign: str | None = None
     product: str | None = None
+    #: the number called or texted, E.164; with an empty ``email`` the touch counts against
+    #: the contact holding that number (or a phone-only contact)
+    phone: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,6 +80,21 @@ class Engagement:
     #: what a purchase (or refund, negative) was worth, in ``currency`` (ISO 4217 code)
     amount: float | None = None
     currency: str | None = None
+    #: E.164 number, as for :attr:`Touch.phone`
+    phone: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Opposition:
+    """A number on an opposition list (France: Bloctel) as of the answer file's date.
+
+    Recorded per number and client-wide: it blocks prospecting calls to whichever contact
+    holds the number, from ``at`` on (see the README's fr-telemarketing section).
+    """
+
+    phone: str
+    at: int
+    source: str = ""
 
 
 #: subscription statuses an audience pull may report for a contact on its account's channel
@@ -103,6 +122,8 @@ class ContactUpdate:
     status: str | None = None
     status_at: int | None = None
     channel: str = "email"
+    #: E.164 numbers of the contact (an empty ``email`` with one phone: a phone-only contact)
+    phones: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -117,6 +138,8 @@ class Batch:
     engagements: list[Engagement] = field(default_factory=list)
     contacts: list[ContactUpdate] = field(default_factory=list)
     state: dict[str, Any] | None = None
+    #: numbers an opposition list returned (kept client-wide, per number)
+    oppositions: list[Opposition] = field(default_factory=list)
 
 
 @dataclass(slots=True, frozen=True)
@@ -132,6 +155,8 @@ class Candidate:
     candidate_id: str = ""
     value: float = 0.0
     product: str | None = None
+    #: the number to call or text (E.164), when the candidate names the contact by phone
+    phone: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

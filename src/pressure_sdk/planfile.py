@@ -13,14 +13,19 @@ from typing import Any
 
 from .errors import InputError
 from .models import Candidate, Decision, normalize_email
+from .phones import normalize_phone
 from .timeutil import parse_instant, to_iso
 
 REQUIRED = ("candidate_id", "email", "channel", "brand", "family", "planned_at")
-OPTIONAL = ("weight", "value", "product")
+OPTIONAL = ("weight", "value", "product", "phone")
 
 
-def read_candidates(path: str | Path, default_tz: str) -> list[Candidate]:
-    """Parse a candidates CSV; a bad row raises InputError naming the file, line and column."""
+def read_candidates(path: str | Path, default_tz: str, phone_region: str | None = None) -> list[Candidate]:
+    """Parse a candidates CSV; a bad row raises InputError naming the file, line and column.
+
+    A ``phone`` column may name the contact instead of (or besides) ``email``: numbers
+    come back in E.164 (``phone_region`` reads national ones).
+    """
     p = Path(path)
     try:
         fh = p.open(newline="", encoding="utf-8")
@@ -31,7 +36,9 @@ def read_candidates(path: str | Path, default_tz: str) -> list[Candidate]:
     seen: set[str] = set()
     with fh:
         reader = csv.DictReader(fh)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
+        # a call may name its contact by number: email or phone, or both
+        missing = [c for c in REQUIRED if c not in header and not (c == "email" and "phone" in header)]
         if missing:
             msg = (
                 f"{p}:1: missing column(s) {', '.join(missing)}; "
@@ -44,16 +51,22 @@ def read_candidates(path: str | Path, default_tz: str) -> list[Candidate]:
             def bad(col: str, expected: str, line: int = line, row: dict[str, str] = row) -> InputError:
                 return InputError(f"{p}:{line}: {col}: expected {expected}, got {row.get(col)!r}")
 
+            phone = (row.get("phone") or "").strip() or None
             for col in REQUIRED:
-                if not (row.get(col) or "").strip():
-                    raise bad(col, "a value")
+                if not (row.get(col) or "").strip() and not (col == "email" and phone):
+                    raise bad(col, "a value" if col != "email" or "phone" not in header else "an email or a phone")
             cid = row["candidate_id"].strip()
             if cid in seen:
                 raise bad("candidate_id", "an id not used on an earlier line")
             seen.add(cid)
-            email = normalize_email(row["email"])
-            if "@" not in email:
+            email = normalize_email(row.get("email") or "")
+            if email and "@" not in email:
                 raise bad("email", "an email address")
+            if phone is not None:
+                try:
+                    phone = normalize_phone(phone, phone_region)
+                except ValueError:
+                    raise bad("phone", "a phone number such as +33612345678") from None
             try:
                 at = parse_instant(row["planned_at"], default_tz)
             except ValueError:
@@ -71,6 +84,7 @@ def read_candidates(path: str | Path, default_tz: str) -> list[Candidate]:
                     cid,
                     value or 0.0,
                     (row.get("product") or "").strip() or None,
+                    phone,
                 )
             )
     return out
@@ -115,6 +129,7 @@ def write_plan(path: str | Path, decisions: Sequence[Decision], tz: str) -> None
                         "" if c.weight is None else f"{c.weight:g}",
                         f"{c.value:g}",
                         c.product or "",
+                        c.phone or "",
                         "accepted" if d.allowed else "rejected",
                         "; ".join(r.message for r in d.reasons),
                     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import (
@@ -22,9 +22,11 @@ from .config import (
     QuietRule,
     WorkspaceConfig,
 )
+from .holidays import holiday
 from .models import CLIENT_WIDE, Candidate, CountedTouch, Reason
+from .presets import CONSENT_AT, CONSENT_SOURCE, CONTRACT, REGION
 from .scoring import assign, score_lookback
-from .timeutil import WEEKDAYS, calendar_period, format_duration, local_weekday_minute, to_iso
+from .timeutil import WEEKDAYS, calendar_period, format_duration, local_weekday_minute, parse_instant, to_iso
 
 _DAY = 86400
 
@@ -78,6 +80,11 @@ class ContactState:
     derive_scores: bool = False
     #: scores already derived, per evaluation time
     scored: dict[int, tuple[str, float]] = field(default_factory=dict)
+    #: the contact's own zone, when known (``timezone`` falls back to the workspace's);
+    #: an hours rule with its own ``timezone`` uses that one for contacts without
+    contact_timezone: str | None = None
+    #: when each of the contact's numbers was put on the opposition list (epoch seconds)
+    oppositions: Sequence[int] = ()
 
 
 @dataclass(slots=True, frozen=True)
@@ -99,14 +106,15 @@ class Policy:
         self.brand_group = {b: c.group for b, c in cfg.brands.items()}
         self.client_of = {b: cfg.client_of_brand(b) for b in cfg.brands}
         self.consent_scope = {b: cfg.consent_scope(b) for b in cfg.brands}
-        self.rules = [_Compiled(r, Match.of(r.count_filter()), self._applies(r)) for r in cfg.rules]
+        rules = cfg.all_rules
+        self.rules = [_Compiled(r, Match.of(r.count_filter()), self._applies(r)) for r in rules]
         self.tolerance = cfg.tolerance
         self.tiers = cfg.tiers
         self.scoring = cfg.scoring
         #: how far back engagements matter to a contact's scores
         self.score_lookback = score_lookback(cfg.tiers, cfg.tolerance)
         spans = [0]
-        for r in cfg.rules:
+        for r in rules:
             if isinstance(r, CapRule):
                 spans.append(r.window or 0)
                 if r.calendar:
@@ -115,10 +123,10 @@ class Policy:
                 spans.append(r.min_gap)
         #: how far history must reach on each side of a candidate
         self.lookback = max(spans)
-        quiet = [r.for_ for r in cfg.rules if isinstance(r, QuietRule)]
+        quiet = [r.for_ for r in rules if isinstance(r, QuietRule)]
         #: how far back engagements matter
         self.quiet_lookback = max(quiet, default=0)
-        self.quiet_types = frozenset(t for r in cfg.rules if isinstance(r, QuietRule) for t in r.after)
+        self.quiet_types = frozenset(t for r in rules if isinstance(r, QuietRule) for t in r.after)
 
     def _applies(self, r: CapRule | GapRule | QuietRule | HoursRule) -> Match:
         """The rule's applies filter; a rule of one client applies to that client's brands only."""
@@ -199,6 +207,10 @@ class Policy:
         reasons: list[Reason] = []
         t = cand.at
         reasons.extend(self._consent(cand, state))
+        if cand.channel == "call" and state.oppositions:
+            reason = self.opposition(state, t)
+            if reason:
+                reasons.append(reason)
         if state.paused_until is not None and state.paused_until > t:
             reasons.append(
                 Reason(
@@ -228,6 +240,8 @@ class Policy:
             if not c.applies(cand.channel, cand.brand, cand.family):
                 continue
             r = c.rule
+            if r.lifted_by is not None and self.lifted(r.lifted_by, r.lifted_evidence, state, t):
+                continue
             if isinstance(r, CapRule):
                 reasons.extend(self._cap(c, r, cand, w, state, history, plan))
             elif isinstance(r, GapRule):
@@ -239,10 +253,40 @@ class Policy:
                 if reason:
                     reasons.append(reason)
             elif isinstance(r, HoursRule) and not skip_hours:
-                reason = self._hours(r, t, state.timezone)
+                reason = self._hours(r, t, self.hours_zone(r, state), state.attributes.get(REGION))
                 if reason:
                     reasons.append(reason)
         return reasons
+
+    def hours_zone(self, r: HoursRule, state: ContactState) -> str:
+        """The zone an hours rule reads a contact's time in: its own, else the rule's, else the workspace's."""
+        if state.contact_timezone:
+            return state.contact_timezone
+        return r.timezone or state.timezone
+
+    def lifted(self, attribute: str, evidence: str | None, state: ContactState, t: int) -> bool:
+        """Whether the contact's ``attribute`` holds a date at or before ``t`` (and ``evidence`` is non-empty)."""
+        since = consent_since(state.attributes, attribute, evidence, state.timezone)
+        return since is not None and since <= t
+
+    def opposition(self, state: ContactState, t: int) -> Reason | None:
+        """A number of the contact on the opposition list blocks prospecting calls (client-wide consent).
+
+        An ongoing contract (the ``ongoing_contract`` attribute) keeps the contact callable;
+        so does an express consent to calls dated at or after the listing (and before ``t``).
+        """
+        listed = max((at for at in state.oppositions if at <= t), default=None)
+        if listed is None or truthy(state.attributes.get(CONTRACT)):
+            return None
+        consent = consent_since(state.attributes, CONSENT_AT, CONSENT_SOURCE, state.timezone)
+        if consent is not None and listed <= consent <= t:
+            return None
+        return Reason(
+            "opposition",
+            "consent",
+            f"consent: number on the opposition list (Bloctel) since {_day(listed, state.timezone)}; "
+            "no ongoing contract, no express consent to calls since (Code de la consommation, art. L223-1)",
+        )
 
     def _consent(self, cand: Candidate, state: ContactState) -> list[Reason]:
         """Opt-outs in force at the candidate's time: its brand's consent scope, then client-wide (DESIGN §5)."""
@@ -318,12 +362,14 @@ class Policy:
             h for h in history if c.counts(h.channel, h.brand, h.family) and self.same_scope(scope, brand, h.brand)
         ]
         limit, why = self.limit(r, state, t)
-        where = (
+        where = r.scope_name or (
             f"{r.scope} {self.brand_group.get(brand) or brand}"
             if r.scope == "group"
             else (f"brand {brand}" if r.scope == "brand" else "all brands")
         )
         extra = f", {why}" if why else ""
+        title = r.label or f"cap:{r.id}"
+        cite = f"; {r.reference}" if r.reference else ""
         out: list[Reason] = []
         if r.window is not None:
             W = r.window
@@ -343,7 +389,7 @@ class Policy:
                     Reason(
                         r.id,
                         "cap",
-                        f"cap:{r.id} {worst:g}/{limit:g} in {format_duration(W)} ({where}{extra})",
+                        f"{title} {worst:g}/{limit:g} in {format_duration(W)} ({where}{extra}{cite})",
                         counted=worst,
                         limit=limit,
                         until=None if plan else _cap_release(inside, W, w, limit, t),
@@ -361,7 +407,7 @@ class Policy:
                     Reason(
                         r.id,
                         "cap",
-                        f"cap:{r.id} {s:g}/{limit:g} this {r.calendar} from {_day(start, tz)} ({where}{extra})",
+                        f"{title} {s:g}/{limit:g} this {r.calendar} from {_day(start, tz)} ({where}{extra}{cite})",
                         counted=s,
                         limit=limit,
                         until=None if limit < w else end,
@@ -419,28 +465,49 @@ class Policy:
             return None
         at, typ, product = hit
         what = f"{typ} of {product}" if r.match == "product" else typ
-        return Reason(
-            r.id,
-            "quiet",
-            f"quiet:{r.id} {what} on {_day(at, state.timezone)}, quiet for {format_duration(r.for_)}",
-            until=at + r.for_,
-        )
+        if r.label:
+            who = f" ({r.scope_name})" if r.scope_name else ""
+            cite = f"; {r.reference}" if r.reference else ""
+            message = (
+                f"{r.label} {what} on {_day(at, state.timezone)}{who}: no new call before "
+                f"{_day(at + r.for_, state.timezone)} (60 full days{cite})"
+            )
+        else:
+            message = f"quiet:{r.id} {what} on {_day(at, state.timezone)}, quiet for {format_duration(r.for_)}"
+        return Reason(r.id, "quiet", message, until=at + r.for_)
 
-    def _hours(self, r: HoursRule, t: int, tz: str) -> Reason | None:
+    def _hours(self, r: HoursRule, t: int, tz: str, region: object = None) -> Reason | None:
+        from datetime import datetime
+
+        from .timeutil import zone
+
         day, minute = local_weekday_minute(t, tz)
-        for win in r.allowed:
-            s, e = win.minutes()
-            if WEEKDAYS[day] in win.days and s <= minute < e:
-                return None
-        return Reason(
-            r.id,
-            "hours",
-            f"hours:{r.id} {WEEKDAYS[day].capitalize()} {minute // 60:02d}:{minute % 60:02d} ({tz}) "
-            "is outside the allowed hours",
-            until=self._next_open(r, t, tz),
-        )
+        region_s = None if region is None else str(region)
+        feast = holiday(r.holidays, region_s, datetime.fromtimestamp(t, zone(tz)).date()) if r.holidays else None
+        if feast is None:
+            for win in r.allowed:
+                s, e = win.minutes()
+                if WEEKDAYS[day] in win.days and s <= minute < e:
+                    return None
+        title = r.label or f"hours:{r.id}"
+        # the date matters once holidays do
+        date_s = f" {_day(t, tz)}" if r.holidays or r.label else ""
+        when = f"{WEEKDAYS[day].capitalize()}{date_s} {minute // 60:02d}:{minute % 60:02d} ({tz})"
+        if feast is not None:
+            why = f"is a public holiday ({feast})"
+        else:
+            why = "is outside the allowed hours"
+        if r.label:
+            if len({tuple(w.days) for w in r.allowed}) == 1:
+                windows = f"{_days(r.allowed[0].days)} " + " and ".join(f"{w.start}-{w.end}" for w in r.allowed)
+            else:
+                windows = " and ".join(f"{_days(w.days)} {w.start}-{w.end}" for w in r.allowed)
+            why += f"; calls {windows}" + (", never on public holidays" if r.holidays else "")
+            if r.reference:
+                why += f" ({r.reference})"
+        return Reason(r.id, "hours", f"{title} {when} {why}", until=self._next_open(r, t, tz, region_s))
 
-    def _next_open(self, r: HoursRule, t: int, tz: str) -> int | None:
+    def _next_open(self, r: HoursRule, t: int, tz: str, region: str | None = None) -> int | None:
         # Minute steps would be exact but slow; window starts are the only candidates.
         from datetime import datetime, timedelta
 
@@ -449,8 +516,11 @@ class Policy:
         z = zone(tz)
         local = datetime.fromtimestamp(t, z)
         best: int | None = None
-        for offset in range(0, 8):
+        # a week plus the longest run of holidays next to a weekend
+        for offset in range(0, 15):
             d = (local + timedelta(days=offset)).date()
+            if r.holidays and holiday(r.holidays, region, d) is not None:
+                continue
             for win in r.allowed:
                 if WEEKDAYS[d.weekday()] not in win.days:
                     continue
@@ -478,17 +548,7 @@ class Policy:
             if any(u is None for u in untils):
                 return None
             t = max(max(u for u in untils if u is not None), t + 1)
-            moved = Candidate(
-                cand.email,
-                cand.channel,
-                cand.brand,
-                cand.family,
-                t,
-                cand.weight,
-                cand.candidate_id,
-                cand.value,
-                cand.product,
-            )
+            moved = replace(cand, at=t)
             reasons = self.evaluate(moved, state, history)
         return None
 
@@ -508,6 +568,38 @@ def _cap_release(inside: Sequence[CountedTouch], window: int, w: float, limit: f
         s -= h.weight
         t = h.at + window
     return t
+
+
+def _days(days: Sequence[str]) -> str:
+    """``Mon-Fri`` for consecutive weekdays, else ``Mon/Wed``."""
+    idx = sorted(WEEKDAYS.index(d) for d in days)
+    if len(idx) > 2 and idx == list(range(idx[0], idx[-1] + 1)):
+        return f"{WEEKDAYS[idx[0]].capitalize()}-{WEEKDAYS[idx[-1]].capitalize()}"
+    return "/".join(WEEKDAYS[i].capitalize() for i in idx)
+
+
+def truthy(value: object) -> bool:
+    """Whether a contact attribute says yes (``true``, ``yes``, ``oui``, ``1``, a non-zero number)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return value != 0
+    return isinstance(value, str) and value.strip().lower() in {"1", "true", "yes", "y", "oui", "o", "x"}
+
+
+def consent_since(attributes: dict[str, Any], attribute: str, evidence: str | None, tz: str) -> int | None:
+    """The instant a date attribute names (a day alone is its local midnight), or None.
+
+    None when it is missing or not a date, or when ``evidence`` names an attribute that is
+    empty: a consent the professional cannot prove is no consent.
+    """
+    v = attributes.get(attribute)
+    if v is None or (evidence is not None and not str(attributes.get(evidence) or "").strip()):
+        return None
+    try:
+        return parse_instant(str(v), tz)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _day(ts: int, tz: str) -> str:

@@ -113,12 +113,18 @@ def _compute(ledger: LedgerAPI, policy: Policy, accounts: Sequence[AccountConfig
             if not mine:
                 continue
             r = c.rule
+            # a rule lifted for some contacts fills its own sets first, then loses those contacts
+            sink, every = (blocked, everyone) if r.lifted_by is None else ({t.key: set() for t in mine}, set())
             if isinstance(r, CapRule):
-                _cap(ledger, policy, r, c.counts, mine, now, blocked, everyone)
+                _cap(ledger, policy, r, c.counts, mine, now, sink, every)
             elif isinstance(r, GapRule):
-                _gap(ledger, policy, r, c.counts, mine, now, blocked)
+                _gap(ledger, policy, r, c.counts, mine, now, sink)
             elif isinstance(r, QuietRule):
-                _quiet(ledger, policy, r, mine, now, blocked)
+                _quiet(ledger, policy, r, mine, now, sink)
+            if r.lifted_by is not None:
+                for t in mine:
+                    got = ledger.account_contacts(t.key.account) if t.key in every else sink[t.key]
+                    blocked[t.key].update(got - _lifted(ledger, policy, r.lifted_by, r.lifted_evidence, t, now))
     out: dict[ListKey, set[int]] = {}
     for t in targets:
         if t.key in everyone:
@@ -155,6 +161,22 @@ def _consent(
             for t in mine:
                 if wide or latest.get("b:" + scopes[t.key], "subscribed") != "subscribed":
                     blocked[t.key].add(cid)
+    calls = [t for t in targets if t.cand.channel == "call"]
+    if calls:
+        # the opposition list binds prospecting calls of every brand of the client (Policy.opposition)
+        listed = dict(ledger.opposed_contacts(now))
+        holders = ledger.contacts_by_id(listed)
+        opposed = {
+            cid
+            for cid, row in holders.items()
+            if policy.opposition(
+                ContactState(timezone=row.timezone or policy.default_tz, attributes=row.attributes,
+                             oppositions=(listed[cid],)),
+                now,
+            )
+        }  # fmt: skip
+        for t in calls:
+            blocked[t.key].update(opposed)
     paused = ledger.paused_contacts(now)
     for t in targets:
         blocked[t.key].update(paused)
@@ -166,6 +188,24 @@ def _consent(
         low = ledger.low_capital_contacts(tol.threshold)
         for t in spent:
             blocked[t.key].update(low)
+
+
+def _lifted(
+    ledger: LedgerAPI, policy: Policy, attribute: str, evidence: str | None, target: _Target, now: int
+) -> set[int]:
+    """Contacts of the target's account a rule is lifted for at ``now`` (Policy.lifted)."""
+    dated = [cid for cid, _tier, v in ledger.account_limits(target.key.account, attribute) if v is not None]
+    rows = ledger.contacts_by_id(dated)
+    return {
+        cid
+        for cid, row in rows.items()
+        if policy.lifted(
+            attribute,
+            evidence,
+            ContactState(timezone=row.timezone or policy.default_tz, attributes=row.attributes),
+            now,
+        )
+    }
 
 
 # -- rule queries ---------------------------------------------------------------------

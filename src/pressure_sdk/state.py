@@ -13,6 +13,7 @@ def contact_state(
     default_tz: str,
     consent: Sequence[tuple[int, str, str, str]] = (),
     engagements: Sequence[tuple[int, str, str | None, str | None, str | None]] = (),
+    oppositions: Sequence[int] = (),
 ) -> ContactState:
     """The policy's view of a contact; scores are derived at each candidate's time.
 
@@ -28,4 +29,6 @@ def contact_state(
         engagements=engagements,
         first_seen=row.first_seen,
         derive_scores=True,
+        contact_timezone=row.timezone,
+        oppositions=oppositions,
     )

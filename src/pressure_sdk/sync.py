@@ -18,6 +18,7 @@ from .experiments import check_stops
 from .ledger import IngestResult, LedgerAPI, open_ledger
 from .lock import run_lock
 from .models import AUDIENCE_STATUSES, Batch
+from .phones import normalize_phone
 from .policy import Policy
 from .progress import PhaseHandle, ProgressObserver, phase
 from .segments import ListKey, compute_lists
@@ -662,17 +663,30 @@ class BatchChecker:
         self.vocab.brand_of_client(b, self.client, f"{where}: brand")
         self._brands.add(b)
 
-    def _email(self, email: str, where: str) -> None:
-        if email not in self._emails:
-            check_email(email, f"{where}: email")
-            self._emails.add(email)
+    def _email(self, email: str, where: str, phones: tuple[str | None, ...] = ()) -> None:
+        """A valid email, or none and a phone; every phone in E.164 as connectors hand them over."""
+        numbers = [p for p in phones if p]
+        if email or not numbers:
+            if email not in self._emails:
+                check_email(email, f"{where}: email")
+                self._emails.add(email)
+        for p in numbers:
+            if p not in self._emails:
+                try:
+                    ok = normalize_phone(p) == p
+                except ValueError:
+                    ok = False
+                if not ok:
+                    msg = f"{where}: phone: {p!r} is not a phone number in E.164 (+33612345678)"
+                    raise InvalidValueError(msg)
+                self._emails.add(p)
 
     def check(self, batch: Batch) -> None:
         """Raise :class:`InvalidValueError` for the first bad row of ``batch``; write nothing."""
         v = self.vocab
         for t in batch.touches:
             where = self._where("touch", t.event_id)
-            self._email(t.email, where)
+            self._email(t.email, where, (t.phone,))
             if t.channel not in v.channels:
                 v.channel(t.channel, f"{where}: channel")
             if t.family not in v.families:
@@ -682,15 +696,15 @@ class BatchChecker:
                 check_weight(t.weight, f"{where}: weight")
         for e in batch.engagements:
             where = self._where("engagement", e.event_id)
-            self._email(e.email, where)
+            self._email(e.email, where, (e.phone,))
             if e.channel is not None and e.channel not in v.channels:
                 v.channel(e.channel, f"{where}: channel")
             self._brand(e.brand, where)
             if e.amount is not None or e.currency is not None:
                 check_amount(e.amount, e.currency, f"{where}: amount")
         for c in batch.contacts:
-            where = self._where("contact", c.email)
-            self._email(c.email, where)
+            where = self._where("contact", c.email or (c.phones[0] if c.phones else ""))
+            self._email(c.email, where, c.phones)
             if c.status is not None and c.status not in AUDIENCE_STATUSES:
                 msg = f"{where}: status {c.status!r}; expected one of {sorted(AUDIENCE_STATUSES)}"
                 raise InvalidValueError(msg)

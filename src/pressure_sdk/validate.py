@@ -9,6 +9,7 @@ from datetime import datetime
 from .config import WorkspaceConfig
 from .errors import InvalidValueError
 from .models import normalize_email
+from .phones import looks_like_phone, normalize_phone, phone_key
 
 # Deliberately loose: one '@', no spaces or control characters, a dot in the domain. Platforms apply their own rules.
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s.\x00-\x1f\x7f]+$")
@@ -107,11 +108,37 @@ class Vocabulary:
         return owner
 
     def send(
-        self, email: str, channel: str, brand: str, family: str, weight: float | None, where: str = ""
+        self,
+        email: str,
+        channel: str,
+        brand: str,
+        family: str,
+        weight: float | None,
+        where: str = "",
+        phone: str | None = None,
     ) -> tuple[str, float | None]:
-        """Check one send's values; returns the normalized email and the weight."""
+        """Check one send's values; returns the contact key and the weight.
+
+        The key is the normalized email; without an email (or when ``email`` is a phone
+        number) it is ``tel:+E164`` of the number, which the ledger then maps to the
+        contact holding it.
+        """
         p = f"{where}: " if where else ""
         self.channel(channel, f"{p}channel")
         self.brand(brand, f"{p}brand")
         self.family(family, f"{p}family")
-        return check_email(email, f"{p}email"), check_weight(weight, f"{p}weight")
+        return self.contact(email, phone, where), check_weight(weight, f"{p}weight")
+
+    def contact(self, email: str | None, phone: str | None = None, where: str = "") -> str:
+        """The contact key of an email, or of a phone number (``tel:+E164``); InvalidValueError otherwise."""
+        p = f"{where}: " if where else ""
+        if email and not (isinstance(email, str) and looks_like_phone(email)):
+            return check_email(email, f"{p}email")
+        raw = phone or email
+        if not raw:
+            return check_email(email or "", f"{p}email")  # says what an email looks like
+        try:
+            return phone_key(normalize_phone(raw, self.cfg.workspace.phone_region))
+        except ValueError as exc:
+            msg = f"{p}{'phone' if phone else 'email'}: {exc}"
+            raise InvalidValueError(msg) from None

@@ -17,6 +17,7 @@ from .arms import Arms
 from .config import WorkspaceConfig, load_config
 from .ledger import LedgerAPI, open_ledger
 from .models import Batch, Candidate, CountedTouch, Decision, Touch
+from .phones import is_phone_key, key_phone
 from .policy import ContactState, Policy
 from .state import contact_state
 from .timeutil import now as clock_now
@@ -66,10 +67,20 @@ class Workspace:
             return self.policy
         return self.arms.policy_for(client, email, at, self.ledger.experiment_stops())
 
+    def resolve(self, key: str, client: str) -> str:
+        """The contact key a checked key stands for: a number (``tel:+…``) maps to the contact holding it."""
+        if not is_phone_key(key):
+            return key
+        number = key_phone(key)
+        return self.ledger.phone_owners(client, [number]).get(number, key)
+
     def _load(
-        self, email: str, client: str, since: int, until: int, policy: Policy | None = None
+        self, email: str, client: str, since: int, until: int, policy: Policy | None = None, calls: bool = True
     ) -> tuple[ContactState, list[CountedTouch], int | None]:
-        """The contact's state, its history around ``[since, until]`` and its id (None if unknown)."""
+        """The contact's state, its history around ``[since, until]`` and its id (None if unknown).
+
+        ``calls``: whether a candidate is a call, which needs the opposition list.
+        """
         p = policy or self.policy
         row, consent = self.ledger.contact_and_consent(email, client)
         if row is None:
@@ -77,7 +88,8 @@ class Workspace:
         # engagements feed quiet rules and the scores derived at each candidate's time
         reach = max(p.quiet_lookback, p.score_lookback)
         engagements = self.ledger.engagements_of(row.id, since - reach, until)
-        state = contact_state(row, p.default_tz, consent, engagements)
+        opposed = [at for _, at in self.ledger.oppositions_of(row.id)] if calls else []
+        state = contact_state(row, p.default_tz, consent, engagements, opposed)
         history = p.counted(self.ledger.touches_of(row.id, since - p.lookback, until))
         return state, history, row.id
 
@@ -91,15 +103,21 @@ class Workspace:
         weight: float | None,
         product: str | None,
         client: str | None = None,
+        phone: str | None = None,
     ) -> tuple[Candidate, str]:
-        """A checked candidate and its client; InvalidValueError names any unknown value."""
+        """A checked candidate and its client; InvalidValueError names any unknown value.
+
+        A contact named by a number is the contact holding it (or a phone-only one).
+        """
         v = self.vocabulary
         if client is not None:
             v.client(client)
-        key, w = v.send(email, channel, brand, family, weight)
+        key, w = v.send(email, channel, brand, family, weight, phone=phone)
         owner = v.brand_of_client(brand, client)
         when = self.now() if at is None else to_epoch(at)
-        return Candidate(key, channel, brand, family, when, w, "", 0.0, product), owner
+        number = key_phone(key) if is_phone_key(key) else None
+        cand = Candidate(self.resolve(key, owner), channel, brand, family, when, w, "", 0.0, product, number)
+        return cand, owner
 
     def client_of(self, brand: str) -> str:
         """The client that owns ``brand``."""
@@ -107,7 +125,7 @@ class Workspace:
 
     def _decide(self, cand: Candidate, client: str, *, explain: bool) -> tuple[Decision, int | None]:
         p = self.policy_for(cand.email, client, cand.at)
-        state, history, contact_id = self._load(cand.email, client, cand.at, cand.at, p)
+        state, history, contact_id = self._load(cand.email, client, cand.at, cand.at, p, cand.channel == "call")
         exempt = p.is_exempt(cand.family)
         reasons = p.evaluate(cand, state, history)
         if not reasons:
@@ -126,14 +144,17 @@ class Workspace:
         weight: float | None = None,
         product: str | None = None,
         client: str | None = None,
+        phone: str | None = None,
     ) -> Decision:
         """May this message go out now (or at ``at``)? Reads the past only; writes nothing.
 
         ``at`` is epoch seconds or an aware datetime. The brand's client is the contact's
-        world; ``client``, if given, must be it. Unknown channels, brands, families or
-        clients, invalid emails and non-positive weights raise InvalidValueError.
+        world; ``client``, if given, must be it. The contact is named by ``email``, or by a
+        phone number (``phone``, or a number given as ``email``): the contact holding it.
+        Unknown channels, brands, families or clients, invalid emails or numbers and
+        non-positive weights raise InvalidValueError.
         """
-        cand, owner = self._candidate(email, channel, brand, family, at, weight, product, client)
+        cand, owner = self._candidate(email, channel, brand, family, at, weight, product, client, phone)
         return self._decide(cand, owner, explain=True)[0]
 
     def reserve(
@@ -149,6 +170,7 @@ class Workspace:
         event_id: str | None = None,
         campaign: str | None = None,
         client: str | None = None,
+        phone: str | None = None,
     ) -> Decision:
         """Decide and, if allowed, record the touch in one atomic step.
 
@@ -156,7 +178,7 @@ class Workspace:
         ledger's write lock is held from the read of the history to the commit. Values
         are checked as in :meth:`decide`; ``at`` is epoch seconds or an aware datetime.
         """
-        cand, owner = self._candidate(email, channel, brand, family, at, weight, product, client)
+        cand, owner = self._candidate(email, channel, brand, family, at, weight, product, client, phone)
         with self.ledger.transaction(immediate=True):
             decision, contact_id = self._decide(cand, owner, explain=False)
             if decision.allowed:
@@ -170,6 +192,7 @@ class Workspace:
                     cand.weight,
                     campaign,
                     product,
+                    cand.phone,
                 )
                 if contact_id is None:
                     self.ledger.ingest(Batch(touches=[touch]), account="sdk", client=owner)
@@ -188,9 +211,13 @@ class Workspace:
         v = self.vocabulary
         for i, t in enumerate(items):
             where = f"touch {i} ({t.event_id})"
-            key, w = v.send(t.email, t.channel, t.brand, t.family, t.weight, where)
+            key, w = v.send(t.email, t.channel, t.brand, t.family, t.weight, where, phone=t.phone)
+            # a number is routed by the ledger to the contact holding it
+            email, phone = (
+                ("", key_phone(key)) if is_phone_key(key) else (key, t.phone and key_phone(v.contact("", t.phone)))
+            )
             by_client[v.brand_of_client(t.brand, None)].append(
-                replace(t, email=key, weight=w, at=to_epoch(t.at, f"{where}: at"))
+                replace(t, email=email, phone=phone, weight=w, at=to_epoch(t.at, f"{where}: at"))
             )
         added = 0
         with self.ledger.transaction():
@@ -238,9 +265,11 @@ class Workspace:
         cands: list[Candidate] = []
         for i, c in enumerate(candidates):
             where = f"candidate {i}" + (f" ({c.candidate_id})" if c.candidate_id else "")
-            key, w = v.send(c.email, c.channel, c.brand, c.family, c.weight, where)
+            key, w = v.send(c.email, c.channel, c.brand, c.family, c.weight, where, phone=c.phone)
             owner = v.brand_of_client(c.brand, client, f"{where}: brand")
-            cands.append(replace(c, email=key, weight=w, at=to_epoch(c.at, f"{where}: at")))
+            number = key_phone(key) if is_phone_key(key) else c.phone
+            key = self.resolve(key, owner)
+            cands.append(replace(c, email=key, weight=w, at=to_epoch(c.at, f"{where}: at"), phone=number))
             by_contact[owner, key].append(i)
         out: list[Decision | None] = [None] * len(cands)
         for (owner, email), idx in by_contact.items():
@@ -249,7 +278,8 @@ class Workspace:
             hi = max(c.at for c in mine)
             # a plan's arm is the contact's arm at its first candidate
             p = self.policy_for(email, owner, lo)
-            state, history, _ = self._load(email, owner, lo, hi + p.lookback, p)
+            calls = any(c.channel == "call" for c in mine)
+            state, history, _ = self._load(email, owner, lo, hi + p.lookback, p, calls)
             for i, d in zip(idx, arbitrate(p, state, history, mine), strict=True):
                 out[i] = d
         return [d for d in out if d is not None]

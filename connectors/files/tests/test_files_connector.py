@@ -636,8 +636,12 @@ def test_inspect_list_reads_back_what_push_wrote(tmp_path: Path) -> None:
     amy, bo = Member(1, "amy@x.io", "crm-1"), Member(2, "bo@x.io", "crm,2")
     list(conn.push(lst, adds=[amy, bo], removes=[], members=[amy, bo]))
     # the file is read whole anyway: the cheap look carries the members too
-    assert conn.inspect_list(lst) == conn.inspect_list(lst, full=True) == RemoteList(
-        exists=True, size=2, members=[RemoteMember("amy@x.io", "crm-1"), RemoteMember("bo@x.io", "crm,2")]
+    assert (
+        conn.inspect_list(lst)
+        == conn.inspect_list(lst, full=True)
+        == RemoteList(
+            exists=True, size=2, members=[RemoteMember("amy@x.io", "crm-1"), RemoteMember("bo@x.io", "crm,2")]
+        )
     )
     list(conn.push(lst, adds=[], removes=[amy, bo], members=[]))
     assert conn.inspect_list(lst, full=True) == RemoteList(exists=True, size=0, members=[])

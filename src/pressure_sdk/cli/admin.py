@@ -13,7 +13,7 @@ from ..connectors.registry import available, get_connector
 from ..errors import ConfigError, PressureError
 from ..explain import footprint
 from ..ledger import describe, is_url, open_ledger
-from ..validate import check_email
+from ..validate import Vocabulary
 from ..workspace import Workspace
 from .base import _handle_errors, cli, config_option, json_option
 
@@ -69,20 +69,23 @@ def connectors(config_path: str | None, as_json: bool) -> None:
 
 @cli.command()
 @config_option
-@click.argument("emails", metavar="EMAIL...", nargs=-1, required=True)
+@click.argument("emails", metavar="EMAIL|PHONE...", nargs=-1, required=True)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--client", metavar="NAME", help="Erase it from this client only (default: every client).")
 @_handle_errors
 def forget(config_path: str, emails: tuple[str, ...], yes: bool, client: str | None) -> None:
     """Erase contacts from the ledger (right to erasure); later imports never bring them back.
 
-    Shows first, per address and client, what will be erased (touches, engagements, consent
-    changes, the suppression lists it is on), then asks for confirmation unless --yes. Several
-    addresses are erased together: on PostgreSQL the tables are rewritten once for all.
+    Each contact is named by its email or by one of its phone numbers (the contact holding
+    it, with every number and its email). Shows first, per contact and client, what will be
+    erased (touches, engagements, consent changes, the suppression lists it is on, its
+    numbers), then asks for confirmation unless --yes. Several contacts are erased together:
+    on PostgreSQL the tables are rewritten once for all.
     """
     cfg = load_config(config_path)
     cfg.check_client(client)
-    keys = list(dict.fromkeys(check_email(e) for e in emails))
+    vocab = Vocabulary(cfg)
+    keys = list(dict.fromkeys(vocab.contact(e) for e in emails))
     clients = [client] if client else cfg.client_names
     where = f"client {client}" if client else "every client"
     shown = describe(cfg.ledger_target)

@@ -14,7 +14,8 @@ from .base import _at, _handle_errors, cli, client_option, config_option, json_o
 
 @cli.command()
 @config_option
-@click.option("--email", required=True)
+@click.option("--email", help="The contact's email (or --phone).")
+@click.option("--phone", help="A phone number of the contact (E.164, or national in workspace.phone_region).")
 @click.option("--channel", required=True)
 @click.option("--brand", required=True)
 @click.option("--family", required=True)
@@ -26,7 +27,8 @@ from .base import _at, _handle_errors, cli, client_option, config_option, json_o
 @_handle_errors
 def decide(
     config_path: str,
-    email: str,
+    email: str | None,
+    phone: str | None,
     channel: str,
     brand: str,
     family: str,
@@ -38,11 +40,24 @@ def decide(
 ) -> None:
     """May this message go out? Prints the verdict, reasons and next allowed time.
 
-    Unknown channels, brands, families or clients and invalid emails exit 2.
+    The contact is named by --email or --phone (the contact holding that number). Unknown
+    channels, brands, families or clients and invalid emails or numbers exit 2.
     """
+    if not email and not phone:
+        raise click.UsageError("name the contact with --email or --phone")
     cfg = load_config(config_path)
     with Workspace(cfg) as ws:
-        d = ws.decide(email, channel, brand, family, _at(cfg, at_text), weight=weight, product=product, client=client)
+        d = ws.decide(
+            email or "",
+            channel,
+            brand,
+            family,
+            _at(cfg, at_text),
+            weight=weight,
+            product=product,
+            client=client,
+            phone=phone,
+        )
         if as_json:
             click.echo(json.dumps(d.as_dict(), indent=2))
         else:
@@ -61,7 +76,7 @@ def decide(
 def plan(config_path: str, candidates_path: str, out_path: str, client: str | None, as_json: bool) -> None:
     """Arbitrate a batch of planned sends; writes accepted/rejected with reasons."""
     cfg = load_config(config_path)
-    cands = read_candidates(candidates_path, cfg.workspace.timezone)
+    cands = read_candidates(candidates_path, cfg.workspace.timezone, cfg.workspace.phone_region)
     with Workspace(cfg) as ws:
         decisions = ws.plan(cands, client=client)
     write_plan(out_path, decisions, cfg.workspace.timezone)

@@ -205,7 +205,9 @@ def check(config_path: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"ok": ok, "config": str(config_path), "ledger": ledger, "accounts": results}, indent=2))
     else:
-        click.echo(f"{config_path}: configuration valid ({len(cfg.accounts)} accounts, {len(cfg.rules)} rules)")
+        preset = len(cfg.all_rules) - len(cfg.rules)
+        more = f" and {preset} from presets" if preset else ""
+        click.echo(f"{config_path}: configuration valid ({len(cfg.accounts)} accounts, {len(cfg.rules)} rules{more})")
         click.echo(f"  {'ok    ' if ledger['ok'] else 'FAILED'} ledger: {ledger['message']}")
         for r in results:
             click.echo(f"  {'ok    ' if r['ok'] else 'FAILED'} {r['account']}: {r['message']}")

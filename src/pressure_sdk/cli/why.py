@@ -14,14 +14,14 @@ from .base import _at, _handle_errors, cli, config_option, json_option
 
 @cli.command()
 @config_option
-@click.argument("email")
+@click.argument("email", metavar="EMAIL|PHONE")
 @click.option("--list", "list_name", required=True, metavar="NAME", help="The suppression list.")
 @click.option("--account", metavar="NAME", help="The account keeping the list (when several keep one of that name).")
 @click.option("--now", "now_text", metavar="ISO", help="Explain the list as a run at this instant would compute it.")
 @json_option
 @_handle_errors
 def why(config_path: str, email: str, list_name: str, account: str | None, now_text: str | None, as_json: bool) -> None:
-    """Explain whether EMAIL is on a suppression list, which rules put it there, and when it leaves.
+    """Explain whether EMAIL (or PHONE) is on a suppression list, which rules put it there, and when it leaves.
 
     Uses the computation the lists use, at the run's time (workspace.now, or --now): the
     rules, consent and tolerance capital that block the list's standard message, the

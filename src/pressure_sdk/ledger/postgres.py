@@ -31,10 +31,12 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import LedgerError, LockedError
-from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
+from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Opposition, Touch, consent_row, normalize_email
+from ..phones import is_phone_key, key_phone, phone_key
 from . import postgres_schema, text
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
 from .outcomes import ArmStop, ContactOutcome
+from .phones import PhonePlan, route_phones
 from .store import (
     _CONTACT_CACHE,
     DEFAULT_CLIENT,
@@ -64,7 +66,7 @@ _COLS = "c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.fi
 _TOUCH_COLS = ("contact_id", "at", "uid", "channel", "brand", "family", "weight", "account", "campaign", "product")
 _ENG_COLS = ("contact_id", "at", "uid", "type", "channel", "brand", "product", "account", "amount", "currency")
 #: the tables an erasure deletes from, the one holding the address first
-ERASED_TABLES = ("contacts", "identities", "touches", "engagements", "consent", "list_members")
+ERASED_TABLES = ("contacts", "identities", "touches", "engagements", "consent", "list_members", "phones")
 #: meta key of the tables an erasure deleted from and that are not rewritten yet
 PURGE_KEY = "erase_purge_pending"
 #: seconds a purge's rewrite waits for its table's lock before it lets others go and retries
@@ -512,11 +514,18 @@ class PostgresLedger:
 
     def _ingest(self, batch: Batch, account: str, client: str, default_brand: str | None) -> IngestResult:
         result = IngestResult()
+        if batch.oppositions:
+            self._add_oppositions(client, batch.oppositions)
+        batch, phones = route_phones(
+            batch, lambda ps: self.phone_owners(client, ps), lambda ks: self._erased(client, ks)
+        )
         key, first_seen = batch_emails(batch)
         if not first_seen:
             return result
         created0 = self.contacts_created
         ids = self._resolve(first_seen, account, client)
+        if phones.links or phones.merges:
+            self._apply_phones(client, ids, phones)
         result.contacts_added = self.contacts_created - created0
         result.skipped_erased = sum(1 for e in first_seen if e not in ids)
         result.contact_ids = set(ids.values())
@@ -607,6 +616,93 @@ class PostgresLedger:
         added = max(cur.rowcount, 0)
         cur.execute(f"TRUNCATE {stage}")
         return added
+
+    # -- phones -----------------------------------------------------------------
+
+    def phone_owners(self, client: str, numbers: Sequence[str]) -> dict[str, str]:
+        """The contact key (email, or ``tel:+…``) holding each of these E.164 numbers in ``client``."""
+        rows = self._x(
+            "SELECT p.e164, c.email FROM phones p JOIN contacts c ON c.id = p.contact_id "
+            "WHERE p.client = %s AND p.e164 = ANY(%s)",
+            (client, list(numbers)),
+        )
+        return {p: k for p, k in rows}
+
+    def phones_of(self, contact_id: int) -> list[str]:
+        """The contact's E.164 numbers, sorted."""
+        rows = self._x("SELECT e164 FROM phones WHERE contact_id = %s ORDER BY e164", (contact_id,))
+        return [p for (p,) in rows]
+
+    def oppositions_of(self, contact_id: int) -> list[tuple[str, int]]:
+        """(number, listed since) of the contact's numbers on the opposition list, oldest first."""
+        rows = self._x(
+            "SELECT o.e164, o.listed_at FROM phones p JOIN contacts c ON c.id = p.contact_id "
+            "JOIN phone_oppositions o ON o.client = c.client AND o.e164 = p.e164 "
+            "WHERE p.contact_id = %s ORDER BY o.listed_at, o.e164",
+            (contact_id,),
+        )
+        return [(p, at) for p, at in rows]
+
+    def opposed_contacts(self, until: int) -> Iterator[tuple[int, int]]:
+        """(contact id, latest listing date at or before ``until``) of contacts with a number on the opposition list."""
+        rows = self._x(
+            "SELECT p.contact_id, MAX(o.listed_at) FROM phones p "
+            "JOIN phone_oppositions o ON o.client = p.client AND o.e164 = p.e164 "
+            "WHERE o.listed_at <= %s GROUP BY p.contact_id ORDER BY p.contact_id",
+            (until,),
+        ).fetchall()
+        return iter([(cid, at) for cid, at in rows])
+
+    def _add_oppositions(self, client: str, rows: Sequence[Opposition]) -> None:
+        # a number stays listed from the earliest answer that returned it
+        self.conn.cursor().executemany(
+            "INSERT INTO phone_oppositions(client, e164, listed_at, source) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (client, e164) DO UPDATE SET listed_at = excluded.listed_at, source = excluded.source "
+            "WHERE excluded.listed_at < phone_oppositions.listed_at",
+            sorted({(client, o.phone, o.at, o.source) for o in rows}),
+        )
+
+    def _apply_phones(self, client: str, ids: dict[str, int], plan: PhonePlan) -> None:
+        for old, new in plan.merges:
+            into = ids.get(new)
+            row = self._x("SELECT id FROM contacts WHERE client = %s AND email = %s", (client, old)).fetchone()
+            if into is None or row is None or row[0] == into:
+                continue
+            self._merge_contact(row[0], into)
+            self._ids.pop((client, old), None)
+        links = sorted({(client, p, ids[k]) for k, p in plan.links if k in ids})
+        if links:
+            self.conn.cursor().executemany(
+                "INSERT INTO phones(client, e164, contact_id) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", links
+            )
+
+    def _merge_contact(self, old: int, into: int) -> None:
+        """Move everything of contact ``old`` (a phone-only one) to ``into``, then delete it."""
+        for table in ("touches", "engagements", "consent", "identities", "list_members"):
+            cols = [
+                c
+                for (c,) in self._x(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                    "AND table_schema = current_schema() ORDER BY ordinal_position",
+                    (table,),
+                )
+            ]
+            picked = ", ".join("%s" if c == "contact_id" else c for c in cols)
+            self._x(
+                f"INSERT INTO {table} ({', '.join(cols)}) SELECT {picked} FROM {table} WHERE contact_id = %s "
+                "ON CONFLICT DO NOTHING",
+                (into, old),
+            )
+            self._x(f"DELETE FROM {table} WHERE contact_id = %s", (old,))
+        self._x("UPDATE phones SET contact_id = %s WHERE contact_id = %s", (into, old))
+        self._x(
+            "UPDATE contacts c SET first_seen = LEAST(c.first_seen, o.first_seen), "
+            "timezone = COALESCE(c.timezone, o.timezone), paused_until = COALESCE(c.paused_until, o.paused_until), "
+            "attributes = NULLIF(COALESCE(o.attributes, '{}'::jsonb) || COALESCE(c.attributes, '{}'::jsonb), "
+            "'{}'::jsonb) FROM contacts o WHERE c.id = %s AND o.id = %s",
+            (into, old),
+        )
+        self._x("DELETE FROM contacts WHERE id = %s", (old,))
 
     def _update_contacts(
         self, updates: list[ContactUpdate], ids: dict[str, int], account: str, brand: str | None
@@ -933,11 +1029,18 @@ class PostgresLedger:
         touched: set[str] = set()
         with self.transaction():
             for client in clients:
-                self.lock_contact(key, client)
-                row = self._x("SELECT id FROM contacts WHERE client = %s AND email = %s", (client, key)).fetchone()
-                self._x(
-                    "INSERT INTO tombstones(hash) VALUES (%s) ON CONFLICT DO NOTHING", (self._tombstone(client, key),)
-                )
+                # a number (``tel:+…``) erases the contact holding it, whatever its key
+                owner = self.phone_owners(client, [key_phone(key)]) if is_phone_key(key) else {}
+                ckey = next(iter(owner.values()), key)
+                self.lock_contact(ckey, client)
+                row = self._x("SELECT id FROM contacts WHERE client = %s AND email = %s", (client, ckey)).fetchone()
+                keys = {key, ckey}
+                if row:
+                    keys.update(phone_key(p) for p in self.phones_of(row[0]))
+                for k in sorted(keys):
+                    self._x(
+                        "INSERT INTO tombstones(hash) VALUES (%s) ON CONFLICT DO NOTHING", (self._tombstone(client, k),)
+                    )
                 if row:
                     found.append(client)
                     cid = row[0]
@@ -945,7 +1048,8 @@ class PostgresLedger:
                         where = "id" if table == "contacts" else "contact_id"
                         if self._x(f"DELETE FROM {table} WHERE {where} = %s", (cid,)).rowcount:
                             touched.add(table)
-                self._ids.pop((client, key), None)
+                for k in keys:
+                    self._ids.pop((client, k), None)
             if touched:
                 self._set_pending(self._pending() | touched)
         if purge and not self._depth:
@@ -1016,7 +1120,7 @@ class PostgresLedger:
 
     def count(self, table: str, client: str | None = None) -> int:
         """Rows of a ledger table (of one client's contacts, if given; tombstones are not per client)."""
-        if table not in {"contacts", "touches", "engagements", "identities", "list_members", "tombstones"}:
+        if table not in {"contacts", "touches", "engagements", "identities", "list_members", "tombstones", "phones"}:
             msg = f"unknown ledger table {table!r}"
             raise LedgerError(msg)
         if client is None or table == "tombstones":

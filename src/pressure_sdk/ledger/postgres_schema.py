@@ -15,8 +15,10 @@ Sharding with Citus (one coordinator, several workers), by contact::
     SELECT create_distributed_table('consent', 'contact_id', colocate_with => 'contacts');
     SELECT create_distributed_table('identities', 'contact_id', colocate_with => 'contacts');
     SELECT create_distributed_table('list_members', 'contact_id', colocate_with => 'contacts');
+    SELECT create_distributed_table('phones', 'e164');    -- a lookup, as contact_keys below
     SELECT create_reference_table(t)
-      FROM unnest(ARRAY['meta', 'watermarks', 'tombstones', 'runs', 'experiment_stops', 'ledger_migrations']) t;
+      FROM unnest(ARRAY['meta', 'watermarks', 'tombstones', 'runs', 'experiment_stops', 'ledger_migrations',
+                         'phone_oppositions']) t;
 
 Every primary key of a distributed table includes ``contact_id`` (or ``id``), so each
 contact's rows, and each decision and ``reserve()`` of one contact, stay on one shard;
@@ -131,6 +133,27 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         [
             "ALTER TABLE engagements ADD COLUMN amount double precision",
             "ALTER TABLE engagements ADD COLUMN currency text",
+        ],
+    ),
+    (
+        # phone identities (one contact per number and client) and the numbers an
+        # opposition list returned (see the SQLite migration 0005_phones)
+        "0005_phones",
+        [
+            """CREATE TABLE phones (
+                client text NOT NULL,
+                e164 text NOT NULL,
+                contact_id bigint NOT NULL,
+                PRIMARY KEY (client, e164)
+            )""",
+            "CREATE INDEX phones_contact ON phones (contact_id)",
+            """CREATE TABLE phone_oppositions (
+                client text NOT NULL,
+                e164 text NOT NULL,
+                listed_at bigint NOT NULL,
+                source text NOT NULL,
+                PRIMARY KEY (client, e164)
+            )""",
         ],
     ),
     (

@@ -216,8 +216,24 @@ class LedgerAPI(Protocol):
         """Email and the account's external id of each contact, in contact-id order."""
         ...
 
+    def opposed_contacts(self, until: int) -> Iterator[tuple[int, int]]:
+        """(contact id, latest listing date at or before ``until``) of contacts with a number on the opposition list."""
+        ...
+
+    def oppositions_of(self, contact_id: int) -> list[tuple[str, int]]:
+        """(number, listed since) of the contact's numbers on the opposition list, oldest first."""
+        ...
+
     def paused_contacts(self, now: int) -> list[int]:
         """Contacts paused past ``now``."""
+        ...
+
+    def phone_owners(self, client: str, numbers: Sequence[str]) -> dict[str, str]:
+        """The contact key (email, or ``tel:+…``) holding each of these E.164 numbers in ``client``."""
+        ...
+
+    def phones_of(self, contact_id: int) -> list[str]:
+        """The contact's E.164 numbers, sorted."""
         ...
 
     def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:

@@ -185,6 +185,36 @@ def _value(db: Database) -> None:
     db.execute("ALTER TABLE engagements ADD COLUMN currency TEXT")
 
 
+@migrations(name="0005_phones")
+def _phones(db: Database) -> None:
+    """Phone identities and the opposition list.
+
+    ``phones`` maps a client's E.164 numbers to their contact (one contact per number and
+    client); a contact known only by a number is keyed ``tel:+…`` in ``contacts.email``.
+    ``phone_oppositions`` holds the numbers an opposition list (Bloctel) returned, per
+    client and number, with the earliest answer file's date: they are kept whether or not
+    a contact holds the number yet.
+    """
+    db.execute(
+        """CREATE TABLE phones (
+            client TEXT NOT NULL,
+            e164 TEXT NOT NULL,
+            contact_id INTEGER NOT NULL,
+            PRIMARY KEY (client, e164)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX phones_contact ON phones (contact_id)")
+    db.execute(
+        """CREATE TABLE phone_oppositions (
+            client TEXT NOT NULL,
+            e164 TEXT NOT NULL,
+            listed_at INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (client, e164)
+        ) WITHOUT ROWID"""
+    )
+
+
 @migrations(name="0007_experiments")
 def _experiments(db: Database) -> None:
     """Arms of experiments stopped automatically (a complaint rate past its threshold).

@@ -23,10 +23,12 @@ from sqlite_utils import Database
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from ..errors import LedgerError
-from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Touch, consent_row, normalize_email
+from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Opposition, Touch, consent_row, normalize_email
+from ..phones import is_phone_key, key_phone, phone_key
 from . import text
 from .lists import ListQueries
 from .outcomes import ArmStop, ContactOutcome
+from .phones import PhonePlan, route_phones
 from .schema import BUCKET_SHIFT, migrations
 
 _CHUNK = 500  # bound parameters per IN (…) query, well under SQLite's limit
@@ -516,11 +518,18 @@ class Ledger(ListQueries):
 
     def _ingest(self, batch: Batch, account: str, client: str, default_brand: str | None) -> IngestResult:
         result = IngestResult()
+        if batch.oppositions:
+            self._add_oppositions(client, batch.oppositions)
+        batch, phones = route_phones(
+            batch, lambda ps: self.phone_owners(client, ps), lambda ks: self._erased(client, ks)
+        )
         key, first_seen = batch_emails(batch)
         if not first_seen:
             return result
         created0 = self.contacts_created
         ids = self._resolve(first_seen, account, client)
+        if phones.links or phones.merges:
+            self._apply_phones(client, ids, phones)
         result.contacts_added = self.contacts_created - created0
         result.skipped_erased = sum(1 for e in first_seen if e not in ids)
         result.contact_ids = set(ids.values())
@@ -586,6 +595,86 @@ class Ledger(ListQueries):
                 batch.contacts, {raw: ids[k] for raw, k in key.items() if k in ids}, account, default_brand
             )
         return result
+
+    # -- phones -----------------------------------------------------------------
+
+    def phone_owners(self, client: str, numbers: Sequence[str]) -> dict[str, str]:
+        """The contact key (email, or ``tel:+…``) holding each of these E.164 numbers in ``client``."""
+        out: dict[str, str] = {}
+        nums = list(numbers)
+        for i in range(0, len(nums), _CHUNK):
+            chunk = nums[i : i + _CHUNK]
+            out.update(
+                self.conn.execute(
+                    "SELECT p.e164, c.email FROM phones p JOIN contacts c ON c.id = p.contact_id "
+                    f"WHERE p.client = ? AND p.e164 IN ({','.join('?' * len(chunk))})",
+                    [client, *chunk],
+                ).fetchall()
+            )
+        return out
+
+    def phones_of(self, contact_id: int) -> list[str]:
+        """The contact's E.164 numbers, sorted."""
+        return [
+            p for (p,) in self.conn.execute("SELECT e164 FROM phones WHERE contact_id = ? ORDER BY e164", (contact_id,))
+        ]
+
+    def oppositions_of(self, contact_id: int) -> list[tuple[str, int]]:
+        """(number, listed since) of the contact's numbers on the opposition list, oldest first."""
+        return self.conn.execute(
+            "SELECT o.e164, o.listed_at FROM phones p JOIN contacts c ON c.id = p.contact_id "
+            "JOIN phone_oppositions o ON o.client = c.client AND o.e164 = p.e164 "
+            "WHERE p.contact_id = ? ORDER BY o.listed_at, o.e164",
+            (contact_id,),
+        ).fetchall()
+
+    def opposed_contacts(self, until: int) -> Iterator[tuple[int, int]]:
+        """(contact id, latest listing date at or before ``until``) of contacts with a number on the opposition list."""
+        return self.conn.execute(
+            "SELECT p.contact_id, MAX(o.listed_at) FROM phones p "
+            "JOIN phone_oppositions o ON o.client = p.client AND o.e164 = p.e164 "
+            "WHERE o.listed_at <= ? GROUP BY p.contact_id ORDER BY p.contact_id",
+            (until,),
+        )
+
+    def _add_oppositions(self, client: str, rows: Sequence[Opposition]) -> None:
+        # a number stays listed from the earliest answer that returned it
+        self.conn.executemany(
+            "INSERT INTO phone_oppositions(client, e164, listed_at, source) VALUES (?,?,?,?) "
+            "ON CONFLICT(client, e164) DO UPDATE SET listed_at = excluded.listed_at, source = excluded.source "
+            "WHERE excluded.listed_at < phone_oppositions.listed_at",
+            [(client, o.phone, o.at, o.source) for o in rows],
+        )
+
+    def _apply_phones(self, client: str, ids: dict[str, int], plan: PhonePlan) -> None:
+        for old, new in plan.merges:
+            into = ids.get(new)
+            row = self.conn.execute("SELECT id FROM contacts WHERE client = ? AND email = ?", (client, old)).fetchone()
+            if into is None or row is None or row[0] == into:
+                continue
+            self._merge_contact(row[0], into)
+            self._ids.pop((client, old), None)
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO phones(client, e164, contact_id) VALUES (?,?,?)",
+            [(client, p, ids[k]) for k, p in plan.links if k in ids],
+        )
+
+    def _merge_contact(self, old: int, into: int) -> None:
+        """Move everything of contact ``old`` (a phone-only one) to ``into``, then delete it."""
+        for table in ("touches", "engagements", "consent", "identities", "list_members", "phones"):
+            self.conn.execute(f"UPDATE OR IGNORE {table} SET contact_id = ? WHERE contact_id = ?", (into, old))
+            self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (old,))
+        a = self.conn.execute("SELECT attributes FROM contacts WHERE id = ?", (into,)).fetchone()
+        b = self.conn.execute("SELECT attributes FROM contacts WHERE id = ?", (old,)).fetchone()
+        attrs = {**(json.loads(b[0]) if b and b[0] else {}), **(json.loads(a[0]) if a and a[0] else {})}
+        self.conn.execute(
+            "UPDATE contacts SET first_seen = (SELECT MIN(first_seen) FROM contacts WHERE id IN (?, ?)), "
+            "timezone = COALESCE(timezone, (SELECT timezone FROM contacts WHERE id = ?)), "
+            "paused_until = COALESCE(paused_until, (SELECT paused_until FROM contacts WHERE id = ?)), "
+            "attributes = ? WHERE id = ?",
+            (into, old, old, old, json.dumps(attrs, sort_keys=True) if attrs else None, into),
+        )
+        self.conn.execute("DELETE FROM contacts WHERE id = ?", (old,))
 
     def _update_contacts(
         self, updates: list[ContactUpdate], ids: dict[str, int], account: str, brand: str | None
@@ -953,17 +1042,26 @@ class Ledger(ListQueries):
         found: list[str] = []
         with self.transaction():
             for client in clients:
+                # a number (``tel:+…``) erases the contact holding it, whatever its key
+                owner = self.phone_owners(client, [key_phone(key)]) if is_phone_key(key) else {}
+                ckey = next(iter(owner.values()), key)
                 row = self.conn.execute(
-                    "SELECT id FROM contacts WHERE client = ? AND email = ?", (client, key)
+                    "SELECT id FROM contacts WHERE client = ? AND email = ?", (client, ckey)
                 ).fetchone()
-                self.conn.execute("INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(client, key),))
+                keys = {key, ckey}
+                if row:
+                    keys.update(phone_key(p) for p in self.phones_of(row[0]))
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", [(self._tombstone(client, k),) for k in keys]
+                )
                 if row:
                     found.append(client)
                     cid = row[0]
-                    for table in ("touches", "engagements", "consent", "identities", "list_members"):
+                    for table in ("touches", "engagements", "consent", "identities", "list_members", "phones"):
                         self.conn.execute(f"DELETE FROM {table} WHERE contact_id = ?", (cid,))
                     self.conn.execute("DELETE FROM contacts WHERE id = ?", (cid,))
-                self._ids.pop((client, key), None)
+                for k in keys:
+                    self._ids.pop((client, k), None)
         if purge:
             self.purge_erased()
         return found
@@ -980,7 +1078,7 @@ class Ledger(ListQueries):
 
     def count(self, table: str, client: str | None = None) -> int:
         """Rows of a ledger table (of one client's contacts, if given; tombstones are not per client)."""
-        if table not in {"contacts", "touches", "engagements", "identities", "list_members", "tombstones"}:
+        if table not in {"contacts", "touches", "engagements", "identities", "list_members", "tombstones", "phones"}:
             msg = f"unknown ledger table {table!r}"
             raise LedgerError(msg)
         if client is None or table == "tombstones":

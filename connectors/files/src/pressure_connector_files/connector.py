@@ -29,11 +29,11 @@ from pressure_sdk.errors import ConnectorError, InputError
 from pressure_sdk.ledger.store import Member
 from pressure_sdk.models import Batch
 
-from .parse import KINDS, BadRow, ExportReader, Kind, file_format, parse_records, probe, sha256_file
+from .parse import KINDS, BadRow, ExportReader, Kind, file_date, file_format, parse_records, probe, sha256_file
 from .settings import FilesSettings
 
-#: order of import: contacts first so their time zones and ids exist before their events
-KIND_ORDER = ("contacts", "touches", "engagements")
+#: order of import: contacts first so their time zones, ids and numbers exist before their events
+KIND_ORDER = ("contacts", "oppositions", "touches", "engagements")
 #: header of every list file a push writes
 LIST_HEADER = ("email", "external_id")
 #: what happens to a list file that is deleted or moved away (the sync repairs it)
@@ -145,6 +145,8 @@ class FilesConnector(Connector):
         sources = self._sources()
         for kind, path in sources:
             try:
+                if kind.name == "oppositions":
+                    file_date(path, self.display(path), self.timezone)
                 probe(path, self.display(path), kind)
             except InputError as exc:
                 raise ConnectorError(str(exc), connector=self.name) from None
@@ -190,7 +192,9 @@ class FilesConnector(Connector):
         for kind, path in self._sources():
             rel = self.display(path)
             try:
-                file_format(path, rel)
+                file_format(path, rel, kind)
+                if kind.name == "oppositions":
+                    file_date(path, rel, self.timezone)
                 digest = sha256_file(path)
             except OSError as exc:
                 msg = f"{rel}: cannot read: {exc.strerror or exc}"
@@ -212,7 +216,14 @@ class FilesConnector(Connector):
 
     def _records(self, kind: Kind, path: Path, rel: str, digest: Any) -> tuple[ExportReader, Iterator[Any]]:
         reader = ExportReader(path, rel, kind, digest)
-        return reader, parse_records(reader, timezone=self.timezone, default_brand=self.account.brand)
+        when = file_date(path, rel, self.timezone) if kind.name == "oppositions" else None
+        return reader, parse_records(
+            reader,
+            timezone=self.timezone,
+            default_brand=self.account.brand,
+            phone_region=self.settings.phone_region,
+            file_date=when,
+        )
 
     def _same_file(self, rel: str, expected: str, digest: Any) -> None:
         if digest.hexdigest() != expected:
@@ -232,7 +243,7 @@ class FilesConnector(Connector):
         scan = _Scan(rejects=self.rejects_file(path) if quarantine else None)
         # event id -> line of its first copy; the import compares the later copies with it
         firsts: dict[str, int] = {}
-        events = kind.name != "contacts"
+        events = kind.name in ("touches", "engagements")
         rejects: _AtomicFile | None = None
         out: Any = None
         try:
@@ -364,6 +375,8 @@ class FilesConnector(Connector):
             return Batch(touches=rows, state=state)
         if kind.name == "engagements":
             return Batch(engagements=rows, state=state)
+        if kind.name == "oppositions":
+            return Batch(oppositions=rows, state=state)
         return Batch(contacts=rows, state=state)
 
     def list_file(self, lst: ListConfig) -> Path:

@@ -27,21 +27,28 @@ from pressure_sdk.models import (
     ENGAGEMENT_TYPES,
     ContactUpdate,
     Engagement,
+    Opposition,
     Touch,
     normalize_email,
 )
+from pressure_sdk.phones import normalize_phone
 from pressure_sdk.timeutil import parse_instant, zone
 
 Row = Mapping[str, Any]
 
-TOUCH_REQUIRED = ("event_id", "email", "channel", "brand", "family", "sent_at")
+TOUCH_REQUIRED = ("event_id", "channel", "brand", "family", "sent_at")
 TOUCH_OPTIONAL = ("weight", "campaign", "product")
-ENGAGEMENT_REQUIRED = ("event_id", "email", "type", "occurred_at")
+ENGAGEMENT_REQUIRED = ("event_id", "type", "occurred_at")
 ENGAGEMENT_OPTIONAL = ("channel", "brand", "product")
-CONTACT_REQUIRED = ("email",)
+CONTACT_REQUIRED: tuple[str, ...] = ()
 CONTACT_OPTIONAL = ("timezone", "paused_until", "external_id")
+#: who a row is about: touches, engagements and contacts need one of these columns (or both)
+IDENTITY = ("email", "phone")
+OPPOSITION_REQUIRED = ("phone",)
 
 SUFFIXES = (".csv", ".jsonl", ".csv.gz", ".jsonl.gz")
+#: opposition-list answers may also be plain text, one number per line
+OPPOSITION_SUFFIXES = (*SUFFIXES, ".txt")
 _CHUNK = 1 << 16
 
 
@@ -96,6 +103,29 @@ def _email(row: Row) -> str:
     if not at or not local or not domain or _SPACE.search(email):
         raise RowError("email", f"expected an email address, got {raw!r}")
     return email
+
+
+def _phone(raw: str, region: str | None) -> str:
+    try:
+        return normalize_phone(raw, region)
+    except ValueError as exc:
+        raise RowError("phone", str(exc)) from None
+
+
+def _who(row: Row, region: str | None, *, many: bool = False) -> tuple[str, tuple[str, ...]]:
+    """(email or '', E.164 numbers) of a row: an email, a phone, or both; never neither.
+
+    With ``many``, ``phone`` may hold several numbers separated by ``;``.
+    """
+    if "phone" not in row:
+        return _email(row), ()  # an email-only file: the email is required as before
+    email = _email(row) if _text(row, "email") is not None else ""
+    raw = _text(row, "phone")
+    parts = [p for p in (raw.split(";") if many and raw else [raw]) if p and p.strip()]
+    phones = tuple(dict.fromkeys(_phone(p, region) for p in parts))
+    if not email and not phones:
+        raise RowError("phone", "an email or a phone is required, got empty values")
+    return email, phones
 
 
 def _instant(row: Row, column: str, timezone: str, *, required: bool) -> int | None:
@@ -155,10 +185,10 @@ def attribute_value(v: Any) -> Any:
 # -- rows ---------------------------------------------------------------------------
 
 
-def parse_touch(row: Row, *, timezone: str, default_brand: str | None) -> Touch:
-    """One touch row; an empty ``brand`` takes ``default_brand``."""
+def parse_touch(row: Row, *, timezone: str, default_brand: str | None, phone_region: str | None = None) -> Touch:
+    """One touch row; an empty ``brand`` takes ``default_brand``; ``email``, ``phone`` or both name the contact."""
     event_id = _required(row, "event_id")
-    email = _email(row)
+    email, phones = _who(row, phone_region)
     channel = _required(row, "channel")
     brand = _text(row, "brand") or default_brand
     if brand is None:
@@ -176,13 +206,14 @@ def parse_touch(row: Row, *, timezone: str, default_brand: str | None) -> Touch:
         weight=_weight(row),
         campaign=_text(row, "campaign"),
         product=_text(row, "product"),
+        phone=phones[0] if phones else None,
     )
 
 
-def parse_engagement(row: Row, *, timezone: str) -> Engagement:
-    """One engagement row; ``type`` must be a known engagement type."""
+def parse_engagement(row: Row, *, timezone: str, phone_region: str | None = None) -> Engagement:
+    """One engagement row; ``type`` must be a known engagement type; ``email``, ``phone`` or both name the contact."""
     event_id = _required(row, "event_id")
-    email = _email(row)
+    email, phones = _who(row, phone_region)
     kind = _required(row, "type")
     if kind not in ENGAGEMENT_TYPES:
         raise RowError("type", f"expected one of {', '.join(sorted(ENGAGEMENT_TYPES))}, got {kind!r}")
@@ -198,6 +229,7 @@ def parse_engagement(row: Row, *, timezone: str) -> Engagement:
         product=_text(row, "product"),
         amount=_amount(row),
         currency=_currency(row),
+        phone=phones[0] if phones else None,
     )
 
 
@@ -234,9 +266,18 @@ def _currency(row: Row) -> str | None:
     return c
 
 
-def parse_contact(row: Row, *, timezone: str) -> ContactUpdate:
-    """One contact row; every column outside the contract becomes an attribute."""
-    email = _email(row)
+#: attributes of the fr-telemarketing preset checked at import: a consent needs its proof
+_CONSENT_AT, _CONSENT_SOURCE = "call_consent_at", "call_consent_source"
+
+
+def parse_contact(row: Row, *, timezone: str, phone_region: str | None = None) -> ContactUpdate:
+    """One contact row; every column outside the contract becomes an attribute.
+
+    ``phone`` holds one or more numbers (``;`` between them). An express consent to calls
+    (``call_consent_at``, a date) needs its source (``call_consent_source``): a consent the
+    professional cannot prove is refused with the row.
+    """
+    email, phones = _who(row, phone_region, many=True)
     tz = _text(row, "timezone")
     if tz is not None:
         try:
@@ -247,18 +288,28 @@ def parse_contact(row: Row, *, timezone: str) -> ContactUpdate:
         key: attribute_value(value)
         for key, value in row.items()
         if key
-        and key not in CONTACT_REQUIRED
+        and key not in IDENTITY
         and key not in CONTACT_OPTIONAL
         and value is not None
         and not (isinstance(value, str) and not value.strip())
     }
+    if _CONSENT_AT in attributes:
+        _instant(row, _CONSENT_AT, timezone, required=True)
+        if _CONSENT_SOURCE not in attributes:
+            raise RowError(_CONSENT_SOURCE, f"required with {_CONSENT_AT}: where the consent was given (its proof)")
     return ContactUpdate(
         email=email,
         timezone=tz,
         paused_until=_instant(row, "paused_until", timezone, required=False),
         attributes=attributes,
         external_id=_text(row, "external_id"),
+        phones=phones,
     )
+
+
+def parse_opposition(row: Row, *, phone_region: str | None, at: int, source: str) -> Opposition:
+    """One number of an opposition-list answer, listed from the answer file's date ``at``."""
+    return Opposition(_phone(_required(row, "phone"), phone_region), at, source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,17 +319,41 @@ class Kind:
     name: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    #: columns of which the header needs at least one
+    one_of: tuple[str, ...] = IDENTITY
 
-    def parser(self, *, timezone: str, default_brand: str | None) -> Callable[[Row], Any]:
+    def parser(
+        self,
+        *,
+        timezone: str,
+        default_brand: str | None,
+        phone_region: str | None = None,
+        file_date: int | None = None,
+        source: str = "",
+    ) -> Callable[[Row], Any]:
         if self.name == "touches":
-            return lambda row: parse_touch(row, timezone=timezone, default_brand=default_brand)
+            return lambda row: parse_touch(
+                row, timezone=timezone, default_brand=default_brand, phone_region=phone_region
+            )
         if self.name == "engagements":
-            return lambda row: parse_engagement(row, timezone=timezone)
-        return lambda row: parse_contact(row, timezone=timezone)
+            return lambda row: parse_engagement(row, timezone=timezone, phone_region=phone_region)
+        if self.name == "oppositions":
+            assert file_date is not None, "an opposition file's date is read from its name first"
+            return lambda row: parse_opposition(row, phone_region=phone_region, at=file_date, source=source)
+        return lambda row: parse_contact(row, timezone=timezone, phone_region=phone_region)
+
+    @property
+    def columns(self) -> str:
+        """The columns a file of this kind needs, as people read them."""
+        need = list(self.required)
+        if self.one_of:
+            need.append(" or ".join(self.one_of))
+        return ", ".join(need)
 
 
 KINDS: dict[str, Kind] = {
     "contacts": Kind("contacts", CONTACT_REQUIRED, CONTACT_OPTIONAL),
+    "oppositions": Kind("oppositions", OPPOSITION_REQUIRED, (), ()),
     "touches": Kind("touches", TOUCH_REQUIRED, TOUCH_OPTIONAL),
     "engagements": Kind("engagements", ENGAGEMENT_REQUIRED, ENGAGEMENT_OPTIONAL),
 }
@@ -287,15 +362,41 @@ KINDS: dict[str, Kind] = {
 # -- files --------------------------------------------------------------------------
 
 
-def file_format(path: Path, display: str | None = None) -> tuple[str, bool]:
-    """``('csv' | 'jsonl', gzipped)`` from the file name; InputError for anything else."""
+def file_format(path: Path, display: str | None = None, kind: Kind | None = None) -> tuple[str, bool]:
+    """``('csv' | 'jsonl' | 'txt', gzipped)`` from the file name; InputError for anything else.
+
+    ``txt`` (one number per line, no header) is for opposition-list answers only.
+    """
     name = path.name.lower()
     gz = name.endswith(".gz")
     base = name.removesuffix(".gz")
-    for fmt in ("csv", "jsonl"):
-        if base.endswith("." + fmt):
+    opposition = kind is not None and kind.name == "oppositions"
+    for fmt in ("csv", "jsonl", "txt") if opposition else ("csv", "jsonl"):
+        if base.endswith("." + fmt) and not (fmt == "txt" and gz):
             return fmt, gz
-    msg = f"{display or path}: unsupported file type; expected a name ending in {', '.join(SUFFIXES)}"
+    suffixes = OPPOSITION_SUFFIXES if opposition else SUFFIXES
+    msg = f"{display or path}: unsupported file type; expected a name ending in {', '.join(suffixes)}"
+    raise InputError(msg)
+
+
+_FILE_DATE = re.compile(r"(?<!\d)(\d{4})-?(\d{2})-?(\d{2})(?!\d)")
+
+
+def file_date(path: Path, display: str, timezone: str) -> int:
+    """The date an opposition-list answer file names (``bloctel-2026-11-02.csv``), at midnight in ``timezone``.
+
+    The answer holds for the numbers as of that date; InputError when the name carries none.
+    """
+    m = _FILE_DATE.search(path.name)
+    if m:
+        try:
+            return parse_instant(f"{m[1]}-{m[2]}-{m[3]}T00:00:00", timezone)
+        except ValueError:
+            pass
+    msg = (
+        f"{display}: an opposition-list answer's name must carry its date (YYYY-MM-DD, e.g. "
+        "bloctel-2026-11-02.csv): the numbers are opposed from that date; rename the file"
+    )
     raise InputError(msg)
 
 
@@ -418,18 +519,20 @@ def _csv_records(src: _Lines, display: str, kind: Kind) -> Iterator[Record]:
     if src.bad is not None:
         raise InputError(f"{display}:{src.bad.line}: header: {src.bad.message}")
     if header is None:
-        msg = f"{display}: empty file; expected a header line with the columns {', '.join(kind.required)}"
+        msg = f"{display}: empty file; expected a header line with the columns {kind.columns}"
         raise InputError(msg)
     named = [h for h in header if h]
     dupes = sorted({h for h in named if named.count(h) > 1})
     if dupes:
         raise InputError(f"{display}:1: duplicate column(s) {', '.join(dupes)} in the header")
     missing = [c for c in kind.required if c not in header]
+    if kind.one_of and not any(c in header for c in kind.one_of):
+        missing.append(" or ".join(kind.one_of))
     if missing:
         msg = (
             f"{display}:1: missing required column(s) {', '.join(missing)}; "
             f"the header has {', '.join(header) or '(nothing)'}; "
-            f"{kind.name} files need {', '.join(kind.required)}"
+            f"{kind.name} files need {kind.columns}"
         )
         raise InputError(msg)
     width = len(header)
@@ -452,6 +555,22 @@ def _csv_records(src: _Lines, display: str, kind: Kind) -> Iterator[Record]:
             yield line, None, BadRow(line, None, f"expected {width} fields as in the header, got {len(fields)}")
         else:
             yield line, dict(zip(header, fields, strict=True)), None
+
+
+def _txt_records(src: _Lines) -> Iterator[Record]:
+    """One number per line, no header (an opposition-list answer as the service returns it)."""
+    for raw in src:
+        line = src.count
+        if src.bad is not None:
+            bad, src.bad = src.bad, None
+            src.taken.clear()
+            yield line, None, bad
+            continue
+        text = raw.strip()
+        src.taken.clear()
+        src.taken.append(raw)
+        if text:
+            yield line, {"phone": text.split(";")[0].split(",")[0].strip()}, None
 
 
 def _reject_constant(name: str) -> Any:
@@ -500,7 +619,7 @@ class ExportReader:
         self.display = display
         self.kind = kind
         self.digest = digest
-        self.format, self.gzipped = file_format(path, display)
+        self.format, self.gzipped = file_format(path, display, kind)
         self._src: _Lines | None = None
 
     def __iter__(self) -> Generator[Record, None, None]:
@@ -512,7 +631,12 @@ class ExportReader:
                 unzipped = gzip.GzipFile(fileobj=binary, mode="rb")
                 binary = io.BufferedReader(cast(io.RawIOBase, unzipped), _CHUNK)
             src = self._src = _Lines(binary)
-            records = _csv_records(src, self.display, self.kind) if self.format == "csv" else _jsonl_records(src)
+            if self.format == "csv":
+                records = _csv_records(src, self.display, self.kind)
+            elif self.format == "txt":
+                records = _txt_records(src)
+            else:
+                records = _jsonl_records(src)
             try:
                 yield from records
             except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
@@ -537,10 +661,21 @@ class ExportReader:
 
 
 def parse_records(
-    reader: ExportReader, *, timezone: str, default_brand: str | None
+    reader: ExportReader,
+    *,
+    timezone: str,
+    default_brand: str | None,
+    phone_region: str | None = None,
+    file_date: int | None = None,
 ) -> Iterator[tuple[int, Any, BadRow | None]]:
     """``(line, parsed row, None)`` for each good record, ``(line, None, BadRow)`` for each bad one."""
-    parse = reader.kind.parser(timezone=timezone, default_brand=default_brand)
+    parse = reader.kind.parser(
+        timezone=timezone,
+        default_brand=default_brand,
+        phone_region=phone_region,
+        file_date=file_date,
+        source=reader.display,
+    )
     for line, row, bad in reader:
         if row is None:
             yield line, None, bad
@@ -571,9 +706,11 @@ __all__ = [
     "Record",
     "RowError",
     "attribute_value",
+    "file_date",
     "file_format",
     "parse_contact",
     "parse_engagement",
+    "parse_opposition",
     "parse_records",
     "parse_touch",
     "probe",

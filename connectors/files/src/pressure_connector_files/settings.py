@@ -21,6 +21,11 @@ class FilesSettings(BaseModel):
     engagements: list[str] = Field(default_factory=list)
     #: glob patterns of contact exports
     contacts: list[str] = Field(default_factory=list)
+    #: glob patterns of opposition-list answers (Bloctel): the numbers to stop calling,
+    #: each file's date in its name (``bloctel-2026-11-02.csv``)
+    oppositions: list[str] = Field(default_factory=list)
+    #: country (ISO 3166 alpha-2, e.g. ``FR``) of phone numbers written without a prefix
+    phone_region: str | None = None
     #: folder the pushed lists are written to; default ``out/<account name>``
     out_dir: str | None = None
     #: rows per pulled batch (one batch is one ledger transaction)
@@ -34,13 +39,13 @@ class FilesSettings(BaseModel):
     #: bad rows, and repeated event ids, that an error or warning lists before "and N more"
     bad_rows_reported: int = Field(default=20, ge=1)
 
-    @field_validator("touches", "engagements", "contacts", mode="before")
+    @field_validator("touches", "engagements", "contacts", "oppositions", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         # `touches = "data/*.csv"` reads naturally in TOML; accept it as a one-item list.
         return [v] if isinstance(v, str) else v
 
-    @field_validator("touches", "engagements", "contacts")
+    @field_validator("touches", "engagements", "contacts", "oppositions")
     @classmethod
     def _no_empty_pattern(cls, v: list[str]) -> list[str]:
         if any(not p.strip() for p in v):
