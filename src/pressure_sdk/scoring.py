@@ -53,4 +53,3 @@ def assign(
 def score_lookback(tiers: list[TierConfig], tolerance: ToleranceConfig) -> int:
     """How far back engagements matter to a score."""
     return max([t.lookback for t in tiers] + [tolerance.lookback])
-

@@ -204,5 +204,3 @@ def _watermarks(rows: list[tuple[str, str, int]], accounts: list[str]) -> list[d
             }
         )
     return out
-
-

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from .protocol import LedgerAPI
 from .store import (
+    ContactHistory,
     ContactRow,
     IngestResult,
     Ledger,
@@ -16,6 +17,7 @@ from .store import (
 )
 
 __all__ = [
+    "ContactHistory",
     "ContactRow",
     "IngestResult",
     "Ledger",

@@ -38,6 +38,7 @@ from .store import (
     DEFAULT_CLIENT,
     RUNS_KEPT,
     ConsentEntry,
+    ContactHistory,
     ContactRow,
     IngestResult,
     Member,
@@ -169,6 +170,8 @@ class PostgresLedger:
             raise LedgerError(msg) from None
         self._lock = threading.RLock()
         self._depth = 0
+        #: an outer transaction's BEGIN not sent yet (it goes out with the first statement)
+        self._begin_pending = False
         self._contact_locks = False
         self._locked: set[int] = set()
         self._ids: OrderedDict[tuple[str, str], tuple[int, int | None, int]] = OrderedDict()
@@ -187,7 +190,15 @@ class PostgresLedger:
     # -- plumbing ---------------------------------------------------------------
 
     def _x(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> psycopg.Cursor[Any]:
+        if self._begin_pending:
+            self._send_begin()
         return self.conn.execute(sql, params)  # type: ignore[arg-type]
+
+    def _send_begin(self) -> None:
+        # Sent on its own only when the first statement of a deferred transaction does not
+        # go through a pipeline that carries it (see contact_history).
+        self._begin_pending = False
+        self.conn.execute("BEGIN")
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -235,7 +246,14 @@ class PostgresLedger:
         with self._lock:
             nested = self._depth > 0
             sp = f"sp{self._depth}"
-            self._x(f"SAVEPOINT {sp}" if nested else "BEGIN")
+            if nested:
+                self._x(f"SAVEPOINT {sp}")
+            elif immediate:
+                # reserve()'s transaction: BEGIN goes out with its first statement (one round
+                # trip fewer); see _send_begin
+                self._begin_pending = True
+            else:
+                self._x("BEGIN")
             self._depth += 1
             outer_locks = self._contact_locks
             if immediate:
@@ -246,7 +264,12 @@ class PostgresLedger:
                 self._depth -= 1
                 self._contact_locks = outer_locks
                 try:
-                    self._x(f"ROLLBACK TO SAVEPOINT {sp}" if nested else "ROLLBACK")
+                    if nested:
+                        self._x(f"ROLLBACK TO SAVEPOINT {sp}")
+                    elif self._begin_pending:
+                        self._begin_pending = False  # nothing was sent: nothing to roll back
+                    else:
+                        self._x("ROLLBACK")
                 finally:
                     self._ids.clear()
                     if not nested:
@@ -255,7 +278,12 @@ class PostgresLedger:
             self._depth -= 1
             self._contact_locks = outer_locks
             try:
-                self._x(f"RELEASE SAVEPOINT {sp}" if nested else "COMMIT")
+                if nested:
+                    self._x(f"RELEASE SAVEPOINT {sp}")
+                elif self._begin_pending:
+                    self._begin_pending = False  # nothing was sent: nothing to commit
+                else:
+                    self._x("COMMIT")
             except BaseException:
                 self._ids.clear()
                 raise
@@ -419,6 +447,71 @@ class PostgresLedger:
         consent: list[ConsentEntry] = [(r[7], r[8], r[9], r[10]) for r in rows if r[7] is not None]
         return _contact_row(rows[0]), consent
 
+    def contact_history(
+        self,
+        email: str,
+        client: str = DEFAULT_CLIENT,
+        *,
+        engagements_since: int,
+        touches_since: int,
+        until: int,
+        account: str | None = None,
+    ) -> ContactHistory | None:
+        """A contact, its consent log, its engagements and touches in their windows ending at
+        ``until`` (None if the contact is unknown), and with ``account`` whether that account
+        knows it: one round trip (a pipeline), BEGIN and the contact's lock included when
+        ``reserve()``'s transaction starts with it.
+        """
+        key = normalize_email(email)
+        contact = "(SELECT id FROM contacts WHERE client = %s AND email = %s)"
+        with self._lock:
+            conn = self.conn
+            lock_key = _key64("contact", client, key)
+            with conn.pipeline():
+                if self._begin_pending:
+                    self._begin_pending = False
+                    conn.execute("BEGIN")
+                if self._contact_locks and self._depth and lock_key not in self._locked:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+                    self._locked.add(lock_key)
+                rows = conn.cursor()
+                rows.execute(
+                    f"SELECT {_COLS}, k.at, k.channel, k.brand, k.status FROM contacts c "
+                    "LEFT JOIN consent k ON k.contact_id = c.id WHERE c.client = %s AND c.email = %s "
+                    "ORDER BY k.at, k.channel, k.brand, k.status",
+                    (client, key),
+                )
+                eng = conn.cursor()
+                eng.execute(
+                    "SELECT at, type, channel, brand, product FROM engagements "
+                    f"WHERE contact_id = {contact} AND at > %s AND at <= %s ORDER BY at, uid",
+                    (client, key, engagements_since, until),
+                )
+                tou = conn.cursor()
+                tou.execute(
+                    "SELECT at, channel, brand, family, weight FROM touches "
+                    f"WHERE contact_id = {contact} AND at > %s AND at <= %s ORDER BY at, uid",
+                    (client, key, touches_since, until),
+                )
+                known = None
+                if account is not None:
+                    known = conn.cursor()
+                    known.execute(
+                        f"SELECT 1 FROM identities WHERE contact_id = {contact} AND account = %s",
+                        (client, key, account),
+                    )
+            found = rows.fetchall()
+            if not found:
+                return None
+            consent: list[ConsentEntry] = [(r[7], r[8], r[9], r[10]) for r in found if r[7] is not None]
+            return ContactHistory(
+                _contact_row(found[0]),
+                consent,
+                eng.fetchall(),
+                tou.fetchall(),
+                None if known is None else known.fetchone() is not None,
+            )
+
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
         """The contacts with these ids (those that exist), by id."""
         rows = self._x(f"SELECT {_COLS} FROM contacts c WHERE c.id = ANY(%s)", (list(ids),))
@@ -574,33 +667,45 @@ class PostgresLedger:
                     (cid, account, u.external_id),
                 )
 
-    def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
-        """Record one touch of a known contact; returns whether it was new (one statement)."""
-        with self.transaction():
-            row = self._x(
-                "WITH t AS (INSERT INTO touches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING RETURNING 1), "
-                "i AS (INSERT INTO identities(contact_id, account) VALUES (%s, %s) ON CONFLICT DO NOTHING), "
-                "u AS (UPDATE contacts SET first_seen = %s WHERE id = %s AND (first_seen IS NULL OR first_seen > %s)) "
-                "SELECT count(*) FROM t",
-                (
-                    contact_id,
-                    t.at,
-                    event_uid(account, t.event_id),
-                    t.channel,
-                    t.brand,
-                    t.family,
-                    t.weight,
-                    account,
-                    t.campaign,
-                    t.product,
-                    contact_id,
-                    account,
-                    t.at,
-                    contact_id,
-                    t.at,
-                ),
-            ).fetchone()
+    def add_touch(self, contact_id: int, t: Touch, *, account: str, history: ContactHistory | None = None) -> bool:
+        """Record one touch of a known contact; returns whether it was new (one statement).
+
+        Inside a caller's transaction (``reserve()``) the statement needs no savepoint: it
+        is atomic on its own. ``history``, read in that transaction, spares the identity
+        and ``first_seen`` writes that would change nothing.
+        """
+        parts = [
+            "WITH t AS (INSERT INTO touches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING 1)"
+        ]
+        params: list[Any] = [
+            contact_id,
+            t.at,
+            event_uid(account, t.event_id),
+            t.channel,
+            t.brand,
+            t.family,
+            t.weight,
+            account,
+            t.campaign,
+            t.product,
+        ]
+        if history is None or not history.known_to_account:
+            parts.append("i AS (INSERT INTO identities(contact_id, account) VALUES (%s, %s) ON CONFLICT DO NOTHING)")
+            params += [contact_id, account]
+        seen = None if history is None else history.contact.first_seen
+        if seen is None or seen > t.at:
+            parts.append(
+                "u AS (UPDATE contacts SET first_seen = %s WHERE id = %s AND (first_seen IS NULL OR first_seen > %s))"
+            )
+            params += [t.at, contact_id, t.at]
+        sql = ", ".join(parts) + " SELECT count(*) FROM t"
+        with self._lock:
+            if self._depth:
+                row = self._x(sql, params).fetchone()
+            else:
+                with self.transaction():
+                    row = self._x(sql, params).fetchone()
         return bool(row and row[0])
 
     def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:
