@@ -300,9 +300,9 @@ def test_postgresql_migrations_are_recorded_once(postgres_url: str) -> None:
 
     PostgresLedger(postgres_url).close()
     with PostgresLedger(postgres_url) as led:
-        assert led.migrations() == ["0001_initial", "0002_runs"]
+        assert led.migrations() == ["0001_initial", "0002_runs", "0007_ingest"]
         rows = led.conn.execute("SELECT name FROM ledger_migrations ORDER BY name").fetchall()
-        assert rows == [("0001_initial",), ("0002_runs",)]
+        assert rows == [("0001_initial",), ("0002_runs",), ("0007_ingest",)]
 
 
 def test_an_unreachable_postgresql_gives_ledger_error_without_the_password(postgres_server: Any) -> None:

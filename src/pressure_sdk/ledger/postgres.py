@@ -459,58 +459,39 @@ class PostgresLedger:
     ) -> ContactHistory | None:
         """A contact, its consent log, its engagements and touches in their windows ending at
         ``until`` (None if the contact is unknown), and with ``account`` whether that account
-        knows it: one round trip (a pipeline), BEGIN and the contact's lock included when
-        ``reserve()``'s transaction starts with it.
+        knows it: one call of the ledger's ``pressure_contact_history`` function, one round
+        trip with the BEGIN of ``reserve()``'s transaction and the contact's lock included.
         """
         key = normalize_email(email)
-        contact = "(SELECT id FROM contacts WHERE client = %s AND email = %s)"
         with self._lock:
             conn = self.conn
-            lock_key = _key64("contact", client, key)
-            with conn.pipeline():
-                if self._begin_pending:
-                    self._begin_pending = False
+            lock: int | None = None
+            if self._contact_locks and self._depth:
+                lock = _key64("contact", client, key)
+                if lock in self._locked:
+                    lock = None
+            params = (client, key, engagements_since, touches_since, until, account, lock)
+            sql = "SELECT pressure_contact_history(%s, %s, %s, %s, %s, %s, %s)"
+            if self._begin_pending:
+                self._begin_pending = False
+                with conn.pipeline():
                     conn.execute("BEGIN")
-                if self._contact_locks and self._depth and lock_key not in self._locked:
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
-                    self._locked.add(lock_key)
-                rows = conn.cursor()
-                rows.execute(
-                    f"SELECT {_COLS}, k.at, k.channel, k.brand, k.status FROM contacts c "
-                    "LEFT JOIN consent k ON k.contact_id = c.id WHERE c.client = %s AND c.email = %s "
-                    "ORDER BY k.at, k.channel, k.brand, k.status",
-                    (client, key),
-                )
-                eng = conn.cursor()
-                eng.execute(
-                    "SELECT at, type, channel, brand, product FROM engagements "
-                    f"WHERE contact_id = {contact} AND at > %s AND at <= %s ORDER BY at, uid",
-                    (client, key, engagements_since, until),
-                )
-                tou = conn.cursor()
-                tou.execute(
-                    "SELECT at, channel, brand, family, weight FROM touches "
-                    f"WHERE contact_id = {contact} AND at > %s AND at <= %s ORDER BY at, uid",
-                    (client, key, touches_since, until),
-                )
-                known = None
-                if account is not None:
-                    known = conn.cursor()
-                    known.execute(
-                        f"SELECT 1 FROM identities WHERE contact_id = {contact} AND account = %s",
-                        (client, key, account),
-                    )
-            found = rows.fetchall()
-            if not found:
-                return None
-            consent: list[ConsentEntry] = [(r[7], r[8], r[9], r[10]) for r in found if r[7] is not None]
-            return ContactHistory(
-                _contact_row(found[0]),
-                consent,
-                eng.fetchall(),
-                tou.fetchall(),
-                None if known is None else known.fetchone() is not None,
-            )
+                    cur = conn.execute(sql, params)
+            else:
+                cur = conn.execute(sql, params)
+            row = cur.fetchone()
+            if lock is not None:
+                self._locked.add(lock)
+        got = row[0] if row else None
+        if got is None:
+            return None
+        return ContactHistory(
+            _contact_row(got[:7]),
+            [tuple(x) for x in got[7]],  # type: ignore[misc]
+            [tuple(x) for x in got[8]],  # type: ignore[misc]
+            [tuple(x) for x in got[9]],  # type: ignore[misc]
+            got[10],
+        )
 
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
         """The contacts with these ids (those that exist), by id."""
