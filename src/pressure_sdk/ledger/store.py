@@ -476,25 +476,46 @@ class Ledger(ListQueries):
     ) -> ContactHistory | None:
         """A contact, its consent log, its engagements in ``(engagements_since, until]`` and its
         touches in ``(touches_since, until]`` (None if the contact is unknown): what a decision
-        reads. With ``account``, also whether that account already knows the contact.
+        reads, in two queries. With ``account``, also whether that account knows the contact.
         """
-        row, consent = self.contact_and_consent(email, client)
+        row = self.conn.execute(
+            f"SELECT {_CONTACT_COLS}, "
+            "(SELECT group_concat(at || char(31) || channel || char(31) || brand || char(31) || status, char(30)) "
+            "FROM consent WHERE contact_id = c.id), "
+            "EXISTS (SELECT 1 FROM identities WHERE account = ? AND contact_id = c.id) "
+            "FROM contacts c WHERE c.client = ? AND c.email = ?",
+            (account, client, normalize_email(email)),
+        ).fetchone()
         if row is None:
             return None
-        known = None
-        if account is not None:
-            known = (
-                self.conn.execute(
-                    "SELECT 1 FROM identities WHERE account = ? AND contact_id = ?", (account, row.id)
-                ).fetchone()
-                is not None
-            )
+        consent: list[ConsentEntry] = []
+        if row[7]:
+            for item in row[7].split("\x1e"):
+                at, channel, brand, status = item.split("\x1f")
+                consent.append((int(at), channel, brand, status))
+            consent.sort()
+        # Both windows in one statement, one index seek per bucket each; the union's rows
+        # come back by table, then in primary-key order within the contact (at, uid).
+        cid = row[0]
+        eb, tb = buckets(engagements_since, until), buckets(touches_since, until)
+        rows = self.conn.execute(
+            "SELECT 0, at, uid, type, channel, brand, product FROM engagements "
+            f"WHERE bucket IN ({','.join('?' * len(eb))}) AND contact_id = ? AND at > ? AND at <= ? "
+            "UNION ALL SELECT 1, at, uid, channel, brand, family, weight FROM touches "
+            f"WHERE bucket IN ({','.join('?' * len(tb))}) AND contact_id = ? AND at > ? AND at <= ? "
+            "ORDER BY 1, 2, 3",
+            [*eb, cid, engagements_since, until, *tb, cid, touches_since, until],
+        ).fetchall()
+        engagements: list[Any] = []
+        touches: list[Any] = []
+        for r in rows:
+            (touches if r[0] else engagements).append(r[1:2] + r[3:])
         return ContactHistory(
-            row,
+            _contact_row(row),
             consent,
-            self.engagements_of(row.id, engagements_since, until),
-            self.touches_of(row.id, touches_since, until),
-            known,
+            engagements,
+            touches,
+            None if account is None else bool(row[8]),
         )
 
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
