@@ -35,6 +35,7 @@ from . import postgres_schema
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
 from .store import (
     _CONTACT_CACHE,
+    _UID_MASK,
     DEFAULT_CLIENT,
     RUNS_KEPT,
     ConsentEntry,
@@ -550,11 +551,14 @@ class PostgresLedger:
         uid = _uid_maker(account)
         if batch.touches:
             brand0 = default_brand or ""
+            # the per-row hot loop: the uid hash inlined, no call per row
+            prefix = f"{account}\x00".encode()
+            blake2b, from_bytes, mask = hashlib.blake2b, int.from_bytes, _UID_MASK
             rows = [
                 (
                     cid,
                     t.at,
-                    uid(t.event_id),
+                    from_bytes(blake2b(prefix + t.event_id.encode(), digest_size=8).digest(), "big") & mask,
                     t.channel,
                     t.brand or brand0,
                     t.family,
