@@ -30,6 +30,7 @@ This is not a test and is not collected by pytest. See benchmarks/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
@@ -303,9 +304,10 @@ class SqliteSide:
         self.ledger: Any = Ledger(cfg.ledger_path)
         self.raw = raw_connection(folder / "raw.db", cache_mb=64)
 
-    def raw_insert(self, rows: list[tuple[Any, ...]]) -> None:
+    def raw_insert(self, *groups: list[tuple[Any, ...]]) -> None:
         self.raw.execute("BEGIN")
-        self.raw.executemany(RAW_INSERT, rows)
+        for rows in groups:
+            self.raw.executemany(RAW_INSERT, rows)
         self.raw.execute("COMMIT")
 
     def close_raw(self) -> None:
@@ -352,11 +354,12 @@ class PostgresSide:
         self.raw = psycopg.connect(self.url, autocommit=True)
         self.raw.execute(PG_RAW_SCHEMA)
 
-    def raw_insert(self, rows: list[tuple[Any, ...]]) -> None:
+    def raw_insert(self, *groups: list[tuple[Any, ...]]) -> None:
         with self.raw.transaction(), self.raw.cursor() as cur:
-            with cur.copy("COPY raw_touches FROM STDIN") as cp:
-                for r in rows:
-                    cp.write_row(r)
+            for rows in groups:
+                with cur.copy("COPY raw_touches FROM STDIN") as cp:
+                    for r in rows:
+                        cp.write_row(r)
 
     def close_raw(self) -> None:
         self.raw.close()
@@ -422,7 +425,9 @@ def file_mb(path: Path) -> float:
 # -- phases ---------------------------------------------------------------------------
 
 
-def phase_ingest(side: SqliteSide | PostgresSide, gen: Generator, batch: int, prof: Profiler) -> dict[str, float]:
+def phase_ingest(
+    side: SqliteSide | PostgresSide, gen: Generator, batch: int, prof: Profiler, one_commit: bool = False
+) -> dict[str, float]:
     ledger = side.ledger
     sdk_s = raw_s = eng_s = sdk_cpu = raw_cpu = 0.0
     n_touches = n_eng = 0
@@ -435,19 +440,23 @@ def phase_ingest(side: SqliteSide | PostgresSide, gen: Generator, batch: int, pr
             for acc, ts in groups
         ]
         # The SDK and plain SQLite get the same rows, in the same sub-batches (one per
-        # account, as a sync would page them), with one commit each.
-        for acc, ts in groups:
-            b = Batch(touches=ts)
-            with prof("ingest"):
-                t0, c0 = time.perf_counter(), time.process_time()
-                ledger.ingest(b, account=acc)
-                sdk_s += time.perf_counter() - t0
-                sdk_cpu += time.process_time() - c0
-        for _acc, rows in raw_groups:
+        # account, as a sync would page them), with one commit each; with --one-commit,
+        # one commit for all the sub-batches of a generated batch, on both sides.
+        with prof("ingest"):
             t0, c0 = time.perf_counter(), time.process_time()
-            side.raw_insert(rows)
-            raw_s += time.perf_counter() - t0
-            raw_cpu += time.process_time() - c0
+            with ledger.transaction() if one_commit else contextlib.nullcontext():
+                for acc, ts in groups:
+                    ledger.ingest(Batch(touches=ts), account=acc)
+            sdk_s += time.perf_counter() - t0
+            sdk_cpu += time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
+        if one_commit:
+            side.raw_insert(*(rows for _acc, rows in raw_groups))
+        else:
+            for _acc, rows in raw_groups:
+                side.raw_insert(rows)
+        raw_s += time.perf_counter() - t0
+        raw_cpu += time.process_time() - c0
         n_touches += len(touches)
         # Engagements are ingested too (quiet rules, consent) but not part of the ratio.
         for acc, es in by_account(engagements):
@@ -518,6 +527,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=50_000, help="touches per generated batch (default 50,000)")
     ap.add_argument("--decides", type=int, default=2_000, help="decide() calls to time (default 2,000)")
     ap.add_argument("--reserves", type=int, default=5_000, help="reserve() calls to time (default 5,000)")
+    ap.add_argument(
+        "--one-commit",
+        action="store_true",
+        help="commit once per generated batch (all its accounts' sub-batches), on both sides, "
+        "instead of once per sub-batch",
+    )
     ap.add_argument("--json", action="store_true", help="print only human lines and the JSON line (no target table)")
     ap.add_argument("--keep", metavar="DIR", help="build the files in DIR and keep them (and a PostgreSQL schema)")
     ap.add_argument(
@@ -664,10 +679,13 @@ def measure(
     prof: Profiler,
 ) -> dict[str, Any]:
     # 1. ingest ---------------------------------------------------------------------
-    say(f"phase 1: ingest (SDK ingest vs raw {'executemany' if side.name == 'sqlite' else 'COPY'}, same batches)")
+    say(
+        f"phase 1: ingest (SDK ingest vs raw {'executemany' if side.name == 'sqlite' else 'COPY'}, same batches; "
+        f"one commit per {'generated batch' if args.one_commit else 'sub-batch'})"
+    )
     gen = Generator(n, contacts, args.seed)
     t_wall = time.perf_counter()
-    ing = phase_ingest(side, gen, args.batch, prof)
+    ing = phase_ingest(side, gen, args.batch, prof, args.one_commit)
     wall = time.perf_counter() - t_wall
     side.close_raw()
     ingest_ratio = ing["sdk_s"] / ing["raw_s"]
