@@ -488,9 +488,9 @@ class PostgresLedger:
             return None
         return ContactHistory(
             _contact_row(got[:7]),
-            [tuple(x) for x in got[7]],  # type: ignore[misc]
-            [tuple(x) for x in got[8]],  # type: ignore[misc]
-            [tuple(x) for x in got[9]],  # type: ignore[misc]
+            [tuple(x) for x in got[7]],
+            [tuple(x) for x in got[8]],
+            [tuple(x) for x in got[9]],
             got[10],
         )
 
