@@ -2,7 +2,7 @@
 
 ``bench.py --start-postgres`` uses it; by hand::
 
-    python benchmarks/pgserver.py          # prints the URL, stops on Ctrl-C
+    python benchmarks/pgserver.py          # prints the URL; Ctrl-C or `kill PID` stops it
 
 It runs ``initdb`` and ``pg_ctl`` from the newest ``/usr/lib/postgresql/*/bin`` (or the
 ``PATH``) in a temporary folder, on a free local port, with the settings the test suite's
@@ -17,6 +17,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -86,7 +87,14 @@ class TempPostgres:
         self.stop()
 
 
+def _stop_on_term(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 if __name__ == "__main__":
+    # a background process ignores Ctrl-C's signal: `kill PID` stops the server cleanly too
+    signal.signal(signal.SIGTERM, _stop_on_term)
+    signal.signal(signal.SIGINT, _stop_on_term)
     server = TempPostgres()
     print(server.url, flush=True)
     try:
