@@ -240,9 +240,11 @@ class PostgresLedger:
         """One write transaction (a savepoint when nested in another).
 
         ``immediate`` makes the transaction lock each contact it reads through
-        :meth:`contact` or :meth:`contact_and_consent` (an advisory lock on client and
-        email, held to the commit): decide-then-record is then atomic per contact across
-        processes and machines, which is what ``reserve()`` needs.
+        :meth:`contact`, :meth:`contact_and_consent` or :meth:`contact_history` (an
+        advisory lock on client and email, held to the commit): decide-then-record is then
+        atomic per contact across processes and machines, which is what ``reserve()``
+        needs. Its BEGIN goes out with its first statement through the ledger's methods
+        (one round trip fewer), so use those rather than the connection it yields.
         """
         with self._lock:
             nested = self._depth > 0
