@@ -53,3 +53,4 @@ def assign(
 def score_lookback(tiers: list[TierConfig], tolerance: ToleranceConfig) -> int:
     """How far back engagements matter to a score."""
     return max([t.lookback for t in tiers] + [tolerance.lookback])
+

@@ -185,7 +185,9 @@ def _cap(
     if fixed is not None:
         floor: SumFloor | None = SumFloor(heaviest, fixed=fixed)
     elif isinstance(r.max, dict):
-        floor = SumFloor(heaviest, tiers={k: v for k, v in r.max.items() if k != "default"}, default=r.max["default"])
+        floor = SumFloor(
+            heaviest, tiers={k: v for k, v in r.max.items() if k != "default"}, default=r.max["default"]
+        )
     else:
         floor = None
     periods: list[dict[str, object]] = []

@@ -235,7 +235,8 @@ def _grid(rows: Sequence[Sequence[str]], right_from: int = 3) -> list[str]:
     for n, r in enumerate(rows):
         lines.append(
             "  ".join(
-                c.rjust(w) if i >= right_from else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                c.rjust(w) if i >= right_from else c.ljust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
             ).rstrip()
         )
         if n == 0:
@@ -507,7 +508,9 @@ def _pull(
     with phase(progress, acc.name, "audience", unit="contacts") as ph:
         for batch in connector.pull_audience(ledger.watermark(key)):
             checker.check(batch)
-            total.merge(ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand, watermark=key))
+            total.merge(
+                ledger.ingest(batch, account=acc.name, client=client, default_brand=acc.brand, watermark=key)
+            )
             ph.advance(len(batch.touches) + len(batch.engagements) + len(batch.contacts))
             _check(stop)
 

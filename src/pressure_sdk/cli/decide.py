@@ -42,7 +42,9 @@ def decide(
     """
     cfg = load_config(config_path)
     with Workspace(cfg) as ws:
-        d = ws.decide(email, channel, brand, family, _at(cfg, at_text), weight=weight, product=product, client=client)
+        d = ws.decide(
+            email, channel, brand, family, _at(cfg, at_text), weight=weight, product=product, client=client
+        )
         if as_json:
             click.echo(json.dumps(d.as_dict(), indent=2))
         else:
@@ -79,3 +81,5 @@ def plan(config_path: str, candidates_path: str, out_path: str, client: str | No
     click.echo("per brand:")
     for brand, c in summary["brands"].items():
         click.echo(f"  {brand:<{width}} accepted {c['accepted']:>6}  rejected {c['rejected']:>6}")
+
+

@@ -91,7 +91,7 @@ def render(name: str, timezone: str, brands: dict[str, str], accounts: list[Acco
     q = _quote
     lines = [
         f"# pressure-sdk workspace {q(name)}, written by `pressure-sync init`.",
-        '# Every key is explained in the README\'s "Configuration reference". Relative paths are',
+        "# Every key is explained in the README's \"Configuration reference\". Relative paths are",
         "# read from this file's folder. Secrets never go in this file: an account names the",
         "# environment variable that holds its credential (credential_env).",
         "#",
@@ -137,7 +137,7 @@ def render(name: str, timezone: str, brands: dict[str, str], accounts: list[Acco
         for c in clients:
             lines += [f"[clients.{c}]", ""]
     lines += [
-        '# Who sends. Brands of one `group` share customers (caps with scope = "group" count them',
+        "# Who sends. Brands of one `group` share customers (caps with scope = \"group\" count them",
         "# together); brands with the same `consent_scope` share opt-outs.",
     ]
     for b, owner in brands.items():
@@ -184,16 +184,17 @@ def _account(a: Account) -> list[str]:
         out += [
             "# an API key; its suffix (-us6, …) says the data centre",
             f"credential_env = {q(a.credential_env or '')}",
-            '# base_url = "https://us6.api.mailchimp.com/3.0"  # default from the key, or a sandbox\'s URL',
+            "# base_url = \"https://us6.api.mailchimp.com/3.0\"  # default from the key, or a sandbox's URL",
             "[accounts.settings]",
             'list_id = "0000000000"   # REPLACE with the id of the audience (list) this brand sends to',
         ]
     elif a.connector == "sfmc":
         env = a.credential_env or ""
         out += [
-            "# an installed package's server-to-server client: " + ", ".join(f"{env}_{x}" for x in _SUFFIXES["sfmc"]),
+            "# an installed package's server-to-server client: "
+            + ", ".join(f"{env}_{x}" for x in _SUFFIXES["sfmc"]),
             f"credential_env = {q(env)}",
-            '# base_url = "https://<subdomain>.auth.marketingcloudapis.com"  # or a sandbox\'s URL',
+            "# base_url = \"https://<subdomain>.auth.marketingcloudapis.com\"  # or a sandbox's URL",
             "[accounts.settings]",
             'subdomain = "replace-with-your-subdomain"   # REPLACE with the label of your tenant auth host',
         ]

@@ -203,7 +203,9 @@ def check(config_path: str, as_json: bool) -> None:
             led.close()
     ok = ledger["ok"] and all(r["ok"] for r in results)
     if as_json:
-        click.echo(json.dumps({"ok": ok, "config": str(config_path), "ledger": ledger, "accounts": results}, indent=2))
+        click.echo(
+            json.dumps({"ok": ok, "config": str(config_path), "ledger": ledger, "accounts": results}, indent=2)
+        )
     else:
         click.echo(f"{config_path}: configuration valid ({len(cfg.accounts)} accounts, {len(cfg.rules)} rules)")
         click.echo(f"  {'ok    ' if ledger['ok'] else 'FAILED'} ledger: {ledger['message']}")
@@ -245,5 +247,9 @@ def _list_findings(led: LedgerAPI, acc: AccountConfig, conn: Connector) -> list[
                 "the next run recreates it"
             )
         elif remote.exists and remote.size is not None and remote.size != len(have):
-            out.append(f"list {lst.name!r} holds {remote.size} members, {len(have)} confirmed; the next run repairs it")
+            out.append(
+                f"list {lst.name!r} holds {remote.size} members, {len(have)} confirmed; the next run repairs it"
+            )
     return out
+
+

@@ -204,3 +204,5 @@ def _watermarks(rows: list[tuple[str, str, int]], accounts: list[str]) -> list[d
             }
         )
     return out
+
+

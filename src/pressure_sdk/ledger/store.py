@@ -1036,7 +1036,9 @@ class Ledger(ListQueries):
                 row = self.conn.execute(
                     "SELECT id FROM contacts WHERE client = ? AND email = ?", (client, key)
                 ).fetchone()
-                self.conn.execute("INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(client, key),))
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO tombstones(hash) VALUES (?)", (self._tombstone(client, key),)
+                )
                 if row:
                     found.append(client)
                     cid = row[0]
