@@ -18,22 +18,31 @@ say how much the SDK adds on top of the storage engine, whatever the machine:
   ``SELECT contact_id, SUM(COALESCE(weight,1)) FROM touches WHERE at > ? AND at <= ?
   GROUP BY contact_id`` over the policy's lookback, on the same ledger connection.
 
+With ``--ledger postgresql://…`` (or ``--start-postgres``) the same phases run against
+a PostgreSQL ledger, with raw PostgreSQL as the baseline (``COPY`` into a bare table; the
+same aggregate). With more than one backend, each runs in a process of its own and the
+figures are printed side by side; the last line is then ``{"touches": N, "sqlite": {...},
+"postgresql": {...}}``.
+
 This is not a test and is not collected by pytest. See benchmarks/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import gc
 import io
 import json
+import os
 import pstats
 import random
 import resource
 import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,9 +51,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pressure_sdk.config import WorkspaceConfig, parse_config
-from pressure_sdk.ledger import Ledger
+from pressure_sdk.ledger import Ledger, LedgerAPI
 from pressure_sdk.ledger.schema import BUCKET_SHIFT
 from pressure_sdk.models import Batch, Engagement, Touch
 from pressure_sdk.policy import Policy
@@ -72,6 +82,9 @@ RAW_SCHEMA = """CREATE TABLE touches (
     event_id TEXT, email TEXT, channel TEXT, brand TEXT, family TEXT, sent_at INTEGER, weight REAL
 )"""
 RAW_INSERT = "INSERT INTO touches VALUES (?,?,?,?,?,?,?)"
+PG_RAW_SCHEMA = """CREATE TABLE raw_touches (
+    event_id text, email text, channel text, brand text, family text, sent_at bigint, weight double precision
+)"""
 RAW_AGGREGATE = "SELECT contact_id, SUM(COALESCE(weight,1)) FROM touches WHERE at > ? AND at <= ? GROUP BY contact_id"
 
 
@@ -281,6 +294,109 @@ def raw_connection(path: Path, cache_mb: int) -> sqlite3.Connection:
     return conn
 
 
+class SqliteSide:
+    """The SQLite ledger and its baseline: a bare table in ``raw.db`` beside it."""
+
+    name = "sqlite"
+
+    def __init__(self, folder: Path, cfg: WorkspaceConfig) -> None:
+        self.folder, self.path = folder, cfg.ledger_path
+        self.ledger: Any = Ledger(cfg.ledger_path)
+        self.raw = raw_connection(folder / "raw.db", cache_mb=64)
+
+    def raw_insert(self, *groups: list[tuple[Any, ...]]) -> None:
+        self.raw.execute("BEGIN")
+        for rows in groups:
+            self.raw.executemany(RAW_INSERT, rows)
+        self.raw.execute("COMMIT")
+
+    def close_raw(self) -> None:
+        self.raw.close()
+
+    def aggregate(self, sql: str, params: tuple[Any, ...]) -> int:
+        # Every row is fetched into Python, one at a time: a list of ~N/10 tuples would
+        # count against peak RSS, which is the SDK's figure, not the baseline's.
+        return sum(1 for _ in self.ledger.conn.execute(sql, params))
+
+    def sizes(self) -> str:
+        return f"files ledger {file_mb(self.path):,.0f} MB, raw {file_mb(self.folder / 'raw.db'):,.0f} MB"
+
+    def version(self) -> str:
+        return f"sqlite {sqlite3.sqlite_version}"
+
+    def finish(self, keep: bool) -> None:
+        pass
+
+
+def schema_url(url: str, schema: str) -> str:
+    """``url`` with ``search_path`` set to ``schema`` (other query options kept)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-c search_path={schema}"))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+class PostgresSide:
+    """A PostgreSQL ledger in a schema of its own, and its baseline: ``COPY`` into a bare table."""
+
+    name = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        from pressure_sdk.ledger.postgres import PostgresLedger
+
+        self.schema = f"pressure_bench_{os.getpid()}_{int(time.time())}"
+        self.admin = psycopg.connect(url, autocommit=True)
+        self.admin.execute(f"CREATE SCHEMA {self.schema}")
+        self.url = schema_url(url, self.schema)
+        self.ledger = PostgresLedger(self.url)
+        self.raw = psycopg.connect(self.url, autocommit=True)
+        self.raw.execute(PG_RAW_SCHEMA)
+
+    def raw_insert(self, *groups: list[tuple[Any, ...]]) -> None:
+        with self.raw.transaction(), self.raw.cursor() as cur:
+            for rows in groups:
+                with cur.copy("COPY raw_touches FROM STDIN") as cp:
+                    for r in rows:
+                        cp.write_row(r)
+
+    def close_raw(self) -> None:
+        self.raw.close()
+
+    def aggregate(self, sql: str, params: tuple[Any, ...]) -> int:
+        return sum(1 for _ in self.ledger.conn.execute(sql.replace("?", "%s"), params))
+
+    def sizes(self) -> str:
+        def mb(pattern: str) -> float:
+            row = self.admin.execute(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = 'r' "
+                "AND c.relname LIKE %s",
+                (self.schema, pattern),
+            ).fetchone()
+            return float(row[0]) / 1e6 if row else 0.0
+
+        raw = mb("raw\\_%")
+        return f"tables ledger {mb('%') - raw:,.0f} MB, raw {raw:,.0f} MB (schema {self.schema})"
+
+    def version(self) -> str:
+        import psycopg
+
+        row = self.admin.execute("SHOW server_version").fetchone()
+        return f"postgresql {row[0] if row else '?'}, psycopg {psycopg.__version__}"
+
+    def finish(self, keep: bool) -> None:
+        from pressure_sdk.ledger.postgres import close_pool
+
+        close_pool(self.url)
+        if keep:
+            say(f"  kept schema {self.schema}")
+        else:
+            self.admin.execute(f"DROP SCHEMA {self.schema} CASCADE")
+        self.admin.close()
+
+
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     t0 = time.perf_counter()
     out = fn()
@@ -310,9 +426,10 @@ def file_mb(path: Path) -> float:
 
 
 def phase_ingest(
-    ledger: Ledger, raw: sqlite3.Connection, gen: Generator, batch: int, prof: Profiler
+    side: SqliteSide | PostgresSide, gen: Generator, batch: int, prof: Profiler, one_commit: bool = False
 ) -> dict[str, float]:
-    sdk_s = raw_s = eng_s = 0.0
+    ledger = side.ledger
+    sdk_s = raw_s = eng_s = sdk_cpu = raw_cpu = 0.0
     n_touches = n_eng = 0
     next_report = max(batch, gen.n // 10)
     t_wall = time.perf_counter()
@@ -323,19 +440,23 @@ def phase_ingest(
             for acc, ts in groups
         ]
         # The SDK and plain SQLite get the same rows, in the same sub-batches (one per
-        # account, as a sync would page them), with one commit each.
-        for acc, ts in groups:
-            b = Batch(touches=ts)
-            with prof("ingest"):
-                t0 = time.perf_counter()
-                ledger.ingest(b, account=acc)
-                sdk_s += time.perf_counter() - t0
-        for _acc, rows in raw_groups:
-            t0 = time.perf_counter()
-            raw.execute("BEGIN")
-            raw.executemany(RAW_INSERT, rows)
-            raw.execute("COMMIT")
-            raw_s += time.perf_counter() - t0
+        # account, as a sync would page them), with one commit each; with --one-commit,
+        # one commit for all the sub-batches of a generated batch, on both sides.
+        with prof("ingest"):
+            t0, c0 = time.perf_counter(), time.process_time()
+            with ledger.transaction() if one_commit else contextlib.nullcontext():
+                for acc, ts in groups:
+                    ledger.ingest(Batch(touches=ts), account=acc)
+            sdk_s += time.perf_counter() - t0
+            sdk_cpu += time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
+        if one_commit:
+            side.raw_insert(*(rows for _acc, rows in raw_groups))
+        else:
+            for _acc, rows in raw_groups:
+                side.raw_insert(rows)
+        raw_s += time.perf_counter() - t0
+        raw_cpu += time.process_time() - c0
         n_touches += len(touches)
         # Engagements are ingested too (quiet rules, consent) but not part of the ratio.
         for acc, es in by_account(engagements):
@@ -350,7 +471,15 @@ def phase_ingest(
                 f"raw {raw_s:6.1f}s ({n_touches / raw_s:>9,.0f}/s)  ratio {sdk_s / raw_s:5.2f}  "
                 f"rss {rss_mb():6.0f} MB  wall {time.perf_counter() - t_wall:6.0f}s"
             )
-    return {"sdk_s": sdk_s, "raw_s": raw_s, "eng_s": eng_s, "touches": n_touches, "engagements": n_eng}
+    return {
+        "sdk_s": sdk_s,
+        "raw_s": raw_s,
+        "sdk_cpu": sdk_cpu,
+        "raw_cpu": raw_cpu,
+        "eng_s": eng_s,
+        "touches": n_touches,
+        "engagements": n_eng,
+    }
 
 
 def source_version() -> str:
@@ -377,6 +506,19 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+SIDE_BY_SIDE = (
+    ("ingest_ratio", "{:.2f}"),
+    ("ingest_rows_per_s", "{:,.0f}"),
+    ("raw_rows_per_s", "{:,.0f}"),
+    ("recompute_ratio", "{:.2f}"),
+    ("recompute_s", "{:.2f}"),
+    ("decide_p50_ms", "{:.3f}"),
+    ("decide_p99_ms", "{:.3f}"),
+    ("reserve_per_s", "{:,.0f}"),
+    ("peak_rss_mb", "{:,.0f}"),
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--touches", type=int, default=1_000_000, help="touches to ingest (default 1,000,000)")
@@ -385,8 +527,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=50_000, help="touches per generated batch (default 50,000)")
     ap.add_argument("--decides", type=int, default=2_000, help="decide() calls to time (default 2,000)")
     ap.add_argument("--reserves", type=int, default=5_000, help="reserve() calls to time (default 5,000)")
+    ap.add_argument(
+        "--one-commit",
+        action="store_true",
+        help="commit once per generated batch (all its accounts' sub-batches), on both sides, "
+        "instead of once per sub-batch",
+    )
     ap.add_argument("--json", action="store_true", help="print only human lines and the JSON line (no target table)")
-    ap.add_argument("--keep", metavar="DIR", help="build the files in DIR and keep them")
+    ap.add_argument("--keep", metavar="DIR", help="build the files in DIR and keep them (and a PostgreSQL schema)")
+    ap.add_argument(
+        "--ledger",
+        action="append",
+        metavar="TARGET",
+        help="backend to measure: 'sqlite' (the default) or a postgresql:// URL (the run makes a schema "
+        "of its own there and drops it at the end); repeat it to compare backends side by side",
+    )
+    ap.add_argument(
+        "--start-postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL server from the system's binaries and measure it too",
+    )
     ap.add_argument(
         "--profile",
         default="",
@@ -401,14 +561,34 @@ def main(argv: list[str] | None = None) -> int:
     contacts = args.contacts or max(1, n // 10)
     if n < 1 or contacts < 1:
         ap.error("--touches and --contacts must be positive")
+    targets = list(args.ledger or [] if args.start_postgres else args.ledger or ["sqlite"])
+    for t in targets:
+        if t != "sqlite" and not t.startswith(("postgresql://", "postgres://")):
+            ap.error(f"--ledger {t!r}: expected 'sqlite' or a postgresql:// URL")
+    if args.start_postgres:
+        from pgserver import TempPostgres  # type: ignore[import-not-found]
+
+        server = TempPostgres()
+        say(f"started a throwaway PostgreSQL server: {server.url}")
+        try:
+            return main_targets(args, argv or sys.argv[1:], [*(targets or ["sqlite"]), server.url], n, contacts)
+        finally:
+            server.stop()
+    return main_targets(args, argv or sys.argv[1:], targets, n, contacts)
+
+
+def main_targets(args: argparse.Namespace, argv: list[str], targets: list[str], n: int, contacts: int) -> int:
+    if len(targets) > 1:
+        return side_by_side(args, argv, targets, n)
+    target = targets[0]
     prof = Profiler({p.strip() for p in args.profile.split(",") if p.strip()})
 
     if args.keep:
         folder = Path(args.keep)
         folder.mkdir(parents=True, exist_ok=True)
         for name in ("ledger.db", "raw.db"):
-            if (folder / name).exists():
-                ap.error(f"{folder / name} exists; --keep needs a folder without a previous run")
+            if target == "sqlite" and (folder / name).exists():
+                raise SystemExit(f"{folder / name} exists; --keep needs a folder without a previous run")
     else:
         folder = Path(tempfile.mkdtemp(prefix="pressure-bench-"))
 
@@ -416,9 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         f"pressure-sdk bench: {n:,} touches, {contacts:,} contacts, seed {args.seed}, "
         f"batch {args.batch:,}, folder {folder}"
     )
-    say(f"  sqlite {sqlite3.sqlite_version}, python {sys.version.split()[0]}, pressure-sdk {source_version()}")
     try:
-        result = run(args, folder, n, contacts, prof)
+        result = run(args, folder, target, n, contacts, prof)
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -434,23 +613,91 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def run(args: argparse.Namespace, folder: Path, n: int, contacts: int, prof: Profiler) -> dict[str, Any]:
+def side_by_side(args: argparse.Namespace, argv: list[str], targets: list[str], n: int) -> int:
+    """Each backend in a process of its own (its own peak RSS), then the figures side by side."""
+    base: list[str] = []
+    skip = False
+    for a in argv:  # the child gets the same options but one backend and no server to start
+        if skip:
+            skip = False
+            continue
+        if a in ("--ledger", "--start-postgres"):
+            skip = a == "--ledger"
+            continue
+        if a.startswith("--ledger="):
+            continue
+        base.append(a)
+    results: dict[str, dict[str, Any]] = {}
+    for target in targets:
+        kind = "sqlite" if target == "sqlite" else "postgresql"
+        say(f"=== {kind} ===")
+        cmd = [sys.executable, str(Path(__file__).resolve()), *base, "--ledger", target, "--json"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        last = ""
+        for line in proc.stdout:
+            last = line
+            say(f"  [{kind}] {line.rstrip()}")
+        if proc.wait() != 0:
+            say(f"  [{kind}] exited {proc.returncode}")
+            continue
+        results[kind] = json.loads(last)
+    kinds = list(results)
+    say("side by side:")
+    say(f"  {'figure':<20}" + "".join(f"{k:>16}" for k in kinds) + "   target")
+    for key, fmt in SIDE_BY_SIDE:
+        target_text = " ".join(str(x) for x in TARGETS[key]) if key in TARGETS else ""
+        say(
+            f"  {key:<20}"
+            + "".join(f"{fmt.format(results[k][key]) if key in results[k] else '-':>16}" for k in kinds)
+            + f"   {target_text}"
+        )
+    print(json.dumps({"touches": n, **results}), flush=True)
+    return 0 if len(results) == len(targets) else 1
+
+
+def run(args: argparse.Namespace, folder: Path, target: str, n: int, contacts: int, prof: Profiler) -> dict[str, Any]:
     cfg = bench_config(folder)
     policy = Policy(cfg)
-    ledger = Ledger(cfg.ledger_path)
-    raw = raw_connection(folder / "raw.db", cache_mb=64)
+    side: SqliteSide | PostgresSide = SqliteSide(folder, cfg) if target == "sqlite" else PostgresSide(target)
+    ledger: LedgerAPI = side.ledger
+    say(f"  {side.version()}, python {sys.version.split()[0]}, pressure-sdk {source_version()}")
+    try:
+        return measure(args, side, ledger, cfg, policy, n, contacts, prof)
+    finally:
+        side.finish(bool(args.keep))
 
+
+def measure(
+    args: argparse.Namespace,
+    side: SqliteSide | PostgresSide,
+    ledger: LedgerAPI,
+    cfg: WorkspaceConfig,
+    policy: Policy,
+    n: int,
+    contacts: int,
+    prof: Profiler,
+) -> dict[str, Any]:
     # 1. ingest ---------------------------------------------------------------------
-    say("phase 1: ingest (SDK Ledger.ingest vs raw executemany, same batches and pragmas)")
+    say(
+        f"phase 1: ingest (SDK ingest vs raw {'executemany' if side.name == 'sqlite' else 'COPY'}, same batches; "
+        f"one commit per {'generated batch' if args.one_commit else 'sub-batch'})"
+    )
     gen = Generator(n, contacts, args.seed)
     t_wall = time.perf_counter()
-    ing = phase_ingest(ledger, raw, gen, args.batch, prof)
+    ing = phase_ingest(side, gen, args.batch, prof, args.one_commit)
     wall = time.perf_counter() - t_wall
-    raw.close()
+    side.close_raw()
     ingest_ratio = ing["sdk_s"] / ing["raw_s"]
     say(
         f"  touches: sdk {ing['sdk_s']:.2f}s ({n / ing['sdk_s']:,.0f} rows/s), "
         f"raw {ing['raw_s']:.2f}s ({n / ing['raw_s']:,.0f} rows/s) -> ratio {ingest_ratio:.2f}"
+    )
+    # CPU time of this process: steadier than wall time on a busy machine, but it leaves
+    # out the PostgreSQL server's work, so it only says something for SQLite
+    say(
+        f"  this process's CPU: sdk {ing['sdk_cpu']:.2f}s, raw {ing['raw_cpu']:.2f}s "
+        f"-> ratio {ing['sdk_cpu'] / max(ing['raw_cpu'], 1e-9):.2f}"
     )
     say(
         f"  engagements: {ing['engagements']:,} in {ing['eng_s']:.2f}s (not in the ratio); "
@@ -458,8 +705,7 @@ def run(args: argparse.Namespace, folder: Path, n: int, contacts: int, prof: Pro
     )
     say(
         f"  ledger: {ledger.count('contacts'):,} contacts, {ledger.count('identities'):,} identities, "
-        f"{ledger.count('touches'):,} touches, {ledger.count('engagements'):,} engagements; "
-        f"files ledger {file_mb(cfg.ledger_path):,.0f} MB, raw {file_mb(folder / 'raw.db'):,.0f} MB"
+        f"{ledger.count('touches'):,} touches, {ledger.count('engagements'):,} engagements; {side.sizes()}"
     )
     say(f"  rss so far {rss_mb():.0f} MB")
     gc.collect()
@@ -472,9 +718,7 @@ def run(args: argparse.Namespace, folder: Path, n: int, contacts: int, prof: Pro
     )
 
     def raw_aggregate() -> int:
-        # Every row is fetched into Python, one at a time: a list of ~N/10 tuples would
-        # count against peak RSS, which is the SDK's figure, not the baseline's.
-        return sum(1 for _ in ledger.conn.execute(RAW_AGGREGATE, (since, NOW)))
+        return side.aggregate(RAW_AGGREGATE, (since, NOW))
 
     raw_aggregate()  # untimed warm-up: both sides then read a warm file
     raw1, groups = timed(raw_aggregate)
@@ -489,19 +733,17 @@ def run(args: argparse.Namespace, folder: Path, n: int, contacts: int, prof: Pro
     )
     for key, members in sorted(lists.items(), key=lambda kv: (kv[0].account, kv[0].list)):
         say(f"    {key.account}/{key.list}: {len(members):,} suppressed")
-    # For reference: the same aggregate bounded on the clustered key (what the ledger's own
-    # window scans use); not part of the ratio.
-    bucketed, _ = timed(
-        lambda: sum(
-            1
-            for _ in ledger.conn.execute(
+    if side.name == "sqlite":
+        # For reference: the same aggregate bounded on the clustered key (what the ledger's
+        # own window scans use); not part of the ratio.
+        bucketed, _ = timed(
+            lambda: side.aggregate(
                 "SELECT contact_id, SUM(COALESCE(weight,1)) FROM touches WHERE bucket >= ? AND bucket <= ? "
                 "AND at > ? AND at <= ? GROUP BY contact_id",
                 (since >> BUCKET_SHIFT, NOW >> BUCKET_SHIFT, since, NOW),
             )
         )
-    )
-    say(f"  (reference: the aggregate bounded on bucket takes {bucketed:.2f}s)")
+        say(f"  (reference: the aggregate bounded on bucket takes {bucketed:.2f}s)")
     del lists
     say(f"  rss so far {rss_mb():.0f} MB")
     gc.collect()
@@ -534,20 +776,28 @@ def run(args: argparse.Namespace, folder: Path, n: int, contacts: int, prof: Pro
     calls = [draw_candidate(rng, contacts) for _ in range(args.reserves)]
     allowed = 0
     with prof("reserve"):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for email, channel, brand, family in calls:
             allowed += ws.reserve(email, channel, brand, family, at=NOW).allowed
         reserve_s = time.perf_counter() - t0
+        reserve_cpu = time.process_time() - c0
     reserve_per_s = len(calls) / reserve_s if reserve_s > 0 else float("inf")
-    say(f"  {reserve_s:.2f}s -> {reserve_per_s:,.0f} reserves/s; {allowed:,} allowed and recorded")
+    say(
+        f"  {reserve_s:.2f}s -> {reserve_per_s:,.0f} reserves/s ({len(calls) / max(reserve_cpu, 1e-9):,.0f} per "
+        f"CPU second of this process); {allowed:,} allowed and recorded"
+    )
 
     ledger.close()
     peak = rss_mb()
     say(f"peak rss {peak:.0f} MB")
     return {
+        "backend": side.name,
         "touches": n,
         "ingest_ratio": round(ingest_ratio, 3),
+        "ingest_rows_per_s": round(n / ing["sdk_s"]),
+        "raw_rows_per_s": round(n / ing["raw_s"]),
         "recompute_ratio": round(recompute_ratio, 3),
+        "recompute_s": round(sdk_rc, 3),
         "decide_p50_ms": round(p50, 4),
         "decide_p99_ms": round(p99, 4),
         "reserve_per_s": round(reserve_per_s, 1),

@@ -15,7 +15,7 @@ from pathlib import Path
 from .arbiter import arbitrate
 from .arms import Arms
 from .config import WorkspaceConfig, load_config
-from .ledger import LedgerAPI, open_ledger
+from .ledger import ContactHistory, LedgerAPI, open_ledger
 from .models import Batch, Candidate, CountedTouch, Decision, Touch
 from .phones import is_phone_key, key_phone
 from .policy import ContactState, Policy
@@ -75,23 +75,37 @@ class Workspace:
         return self.ledger.phone_owners(client, [number]).get(number, key)
 
     def _load(
-        self, email: str, client: str, since: int, until: int, policy: Policy | None = None, calls: bool = True
-    ) -> tuple[ContactState, list[CountedTouch], int | None]:
-        """The contact's state, its history around ``[since, until]`` and its id (None if unknown).
+        self,
+        email: str,
+        client: str,
+        since: int,
+        until: int,
+        policy: Policy | None = None,
+        calls: bool = True,
+        account: str | None = None,
+    ) -> tuple[ContactState, list[CountedTouch], ContactHistory | None]:
+        """The contact's state, its history around ``[since, until]`` and what was read (None if unknown).
 
-        ``calls``: whether a candidate is a call, which needs the opposition list.
+        One ledger call reads it all (on PostgreSQL, one round trip); ``account`` also asks
+        whether that account knows the contact, which spares ``reserve()`` a write.
+        ``calls``: whether a candidate is a call, which needs the opposition list too.
         """
         p = policy or self.policy
-        row, consent = self.ledger.contact_and_consent(email, client)
-        if row is None:
-            return contact_state(None, p.default_tz), [], None
         # engagements feed quiet rules and the scores derived at each candidate's time
         reach = max(p.quiet_lookback, p.score_lookback)
-        engagements = self.ledger.engagements_of(row.id, since - reach, until)
-        opposed = [at for _, at in self.ledger.oppositions_of(row.id)] if calls else []
-        state = contact_state(row, p.default_tz, consent, engagements, opposed)
-        history = p.counted(self.ledger.touches_of(row.id, since - p.lookback, until))
-        return state, history, row.id
+        read = self.ledger.contact_history(
+            email,
+            client,
+            engagements_since=since - reach,
+            touches_since=since - p.lookback,
+            until=until,
+            account=account,
+        )
+        if read is None:
+            return contact_state(None, p.default_tz), [], None
+        opposed = [at for _, at in self.ledger.oppositions_of(read.contact.id)] if calls else []
+        state = contact_state(read.contact, p.default_tz, read.consent, read.engagements, opposed)
+        return state, p.counted(read.touches), read
 
     def _candidate(
         self,
@@ -123,15 +137,17 @@ class Workspace:
         """The client that owns ``brand``."""
         return self.config.client_of_brand(brand)
 
-    def _decide(self, cand: Candidate, client: str, *, explain: bool) -> tuple[Decision, int | None]:
+    def _decide(
+        self, cand: Candidate, client: str, *, explain: bool, account: str | None = None
+    ) -> tuple[Decision, ContactHistory | None]:
         p = self.policy_for(cand.email, client, cand.at)
-        state, history, contact_id = self._load(cand.email, client, cand.at, cand.at, p, cand.channel == "call")
+        state, history, read = self._load(cand.email, client, cand.at, cand.at, p, cand.channel == "call", account)
         exempt = p.is_exempt(cand.family)
         reasons = p.evaluate(cand, state, history)
         if not reasons:
-            return Decision(cand, True, (), cand.at, exempt), contact_id
+            return Decision(cand, True, (), cand.at, exempt), read
         nxt = p.next_allowed(cand, state, history, reasons) if explain else _earliest(reasons)
-        return Decision(cand, False, tuple(reasons), nxt, exempt), contact_id
+        return Decision(cand, False, tuple(reasons), nxt, exempt), read
 
     def decide(
         self,
@@ -180,7 +196,7 @@ class Workspace:
         """
         cand, owner = self._candidate(email, channel, brand, family, at, weight, product, client, phone)
         with self.ledger.transaction(immediate=True):
-            decision, contact_id = self._decide(cand, owner, explain=False)
+            decision, read = self._decide(cand, owner, explain=False, account="sdk")
             if decision.allowed:
                 touch = Touch(
                     event_id or f"reserve-{uuid.uuid4().hex}",
@@ -194,10 +210,10 @@ class Workspace:
                     product,
                     cand.phone,
                 )
-                if contact_id is None:
+                if read is None or cand.phone:  # a number may link to the contact: the batch path routes it
                     self.ledger.ingest(Batch(touches=[touch]), account="sdk", client=owner)
                 else:  # the contact is known: skip the batch machinery on this hot path
-                    self.ledger.add_touch(contact_id, touch, account="sdk")
+                    self.ledger.add_touch(read.contact.id, touch, account="sdk", history=read)
         return decision
 
     def record(self, touches: Touch | Iterable[Touch], *, account: str = "sdk") -> int:

@@ -5,6 +5,7 @@ from pathlib import Path
 from .outcomes import ArmStop, ContactOutcome
 from .protocol import LedgerAPI
 from .store import (
+    ContactHistory,
     ContactRow,
     IngestResult,
     Ledger,
@@ -19,6 +20,7 @@ from .store import (
 __all__ = [
     "ArmStop",
     "ContactOutcome",
+    "ContactHistory",
     "ContactRow",
     "IngestResult",
     "Ledger",

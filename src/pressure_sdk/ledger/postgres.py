@@ -39,9 +39,11 @@ from .outcomes import ArmStop, ContactOutcome
 from .phones import PhonePlan, route_phones
 from .store import (
     _CONTACT_CACHE,
+    _UID_MASK,
     DEFAULT_CLIENT,
     RUNS_KEPT,
     ConsentEntry,
+    ContactHistory,
     ContactRow,
     IngestResult,
     Member,
@@ -186,6 +188,8 @@ class PostgresLedger:
             raise LedgerError(msg) from None
         self._lock = threading.RLock()
         self._depth = 0
+        #: an outer transaction's BEGIN not sent yet (it goes out with the first statement)
+        self._begin_pending = False
         self._contact_locks = False
         self._locked: set[int] = set()
         self._ids: OrderedDict[tuple[str, str], tuple[int, int | None, int]] = OrderedDict()
@@ -209,6 +213,8 @@ class PostgresLedger:
     # -- plumbing ---------------------------------------------------------------
 
     def _x(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> psycopg.Cursor[Any]:
+        if self._begin_pending:
+            self._send_begin()
         return self.conn.execute(sql, params)  # type: ignore[arg-type]
 
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[Any]:
@@ -237,6 +243,12 @@ class PostgresLedger:
                         cur.close()
                     except self._psycopg.Error:  # a rollback since dropped it: nothing left to close
                         pass
+
+    def _send_begin(self) -> None:
+        # Sent on its own only when the first statement of a deferred transaction does not
+        # go through a pipeline that carries it (see contact_history).
+        self._begin_pending = False
+        self.conn.execute("BEGIN")
 
     def _migrate(self) -> None:
         with self.transaction():
@@ -277,14 +289,23 @@ class PostgresLedger:
         """One write transaction (a savepoint when nested in another).
 
         ``immediate`` makes the transaction lock each contact it reads through
-        :meth:`contact` or :meth:`contact_and_consent` (an advisory lock on client and
-        email, held to the commit): decide-then-record is then atomic per contact across
-        processes and machines, which is what ``reserve()`` needs.
+        :meth:`contact`, :meth:`contact_and_consent` or :meth:`contact_history` (an
+        advisory lock on client and email, held to the commit): decide-then-record is then
+        atomic per contact across processes and machines, which is what ``reserve()``
+        needs. Its BEGIN goes out with its first statement through the ledger's methods
+        (one round trip fewer), so use those rather than the connection it yields.
         """
         with self._lock:
             nested = self._depth > 0
             sp = f"sp{self._depth}"
-            self._x(f"SAVEPOINT {sp}" if nested else "BEGIN")
+            if nested:
+                self._x(f"SAVEPOINT {sp}")
+            elif immediate:
+                # reserve()'s transaction: BEGIN goes out with its first statement (one round
+                # trip fewer); see _send_begin
+                self._begin_pending = True
+            else:
+                self._x("BEGIN")
             self._depth += 1
             outer_locks = self._contact_locks
             if immediate:
@@ -295,7 +316,12 @@ class PostgresLedger:
                 self._depth -= 1
                 self._contact_locks = outer_locks
                 try:
-                    self._x(f"ROLLBACK TO SAVEPOINT {sp}" if nested else "ROLLBACK")
+                    if nested:
+                        self._x(f"ROLLBACK TO SAVEPOINT {sp}")
+                    elif self._begin_pending:
+                        self._begin_pending = False  # nothing was sent: nothing to roll back
+                    else:
+                        self._x("ROLLBACK")
                 finally:
                     self._ids.clear()
                     if not nested:
@@ -304,7 +330,12 @@ class PostgresLedger:
             self._depth -= 1
             self._contact_locks = outer_locks
             try:
-                self._x(f"RELEASE SAVEPOINT {sp}" if nested else "COMMIT")
+                if nested:
+                    self._x(f"RELEASE SAVEPOINT {sp}")
+                elif self._begin_pending:
+                    self._begin_pending = False  # nothing was sent: nothing to commit
+                else:
+                    self._x("COMMIT")
             except BaseException:
                 self._ids.clear()
                 raise
@@ -468,6 +499,52 @@ class PostgresLedger:
         consent: list[ConsentEntry] = [(r[7], r[8], r[9], r[10]) for r in rows if r[7] is not None]
         return _contact_row(rows[0]), consent
 
+    def contact_history(
+        self,
+        email: str,
+        client: str = DEFAULT_CLIENT,
+        *,
+        engagements_since: int,
+        touches_since: int,
+        until: int,
+        account: str | None = None,
+    ) -> ContactHistory | None:
+        """A contact, its consent log, its engagements and touches in their windows ending at
+        ``until`` (None if the contact is unknown), and with ``account`` whether that account
+        knows it: one call of the ledger's ``pressure_contact_history`` function, one round
+        trip with the BEGIN of ``reserve()``'s transaction and the contact's lock included.
+        """
+        key = normalize_email(email)
+        with self._lock:
+            conn = self.conn
+            lock: int | None = None
+            if self._contact_locks and self._depth:
+                lock = _key64("contact", client, key)
+                if lock in self._locked:
+                    lock = None
+            params = (client, key, engagements_since, touches_since, until, account, lock)
+            sql = "SELECT pressure_contact_history(%s, %s, %s, %s, %s, %s, %s)"
+            if self._begin_pending:
+                self._begin_pending = False
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    cur = conn.execute(sql, params)
+            else:
+                cur = conn.execute(sql, params)
+            row = cur.fetchone()
+            if lock is not None:
+                self._locked.add(lock)
+        got = row[0] if row else None
+        if got is None:
+            return None
+        return ContactHistory(
+            _contact_row(got[:7]),
+            [tuple(x) for x in got[7]],
+            [tuple(x) for x in got[8]],
+            [tuple(x) for x in got[9]],
+            got[10],
+        )
+
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
         """The contacts with these ids (those that exist), by id."""
         rows = self._x(f"SELECT {_COLS} FROM contacts c WHERE c.id = ANY(%s)", (list(ids),))
@@ -533,11 +610,14 @@ class PostgresLedger:
         uid = _uid_maker(account)
         if batch.touches:
             brand0 = default_brand or ""
+            # the per-row hot loop: the uid hash inlined, no call per row
+            prefix = f"{account}\x00".encode()
+            blake2b, from_bytes, mask = hashlib.blake2b, int.from_bytes, _UID_MASK
             rows = [
                 (
                     cid,
                     t.at,
-                    uid(t.event_id),
+                    from_bytes(blake2b(prefix + t.event_id.encode(), digest_size=8).digest(), "big") & mask,
                     t.channel,
                     t.brand or brand0,
                     t.family,
@@ -729,34 +809,46 @@ class PostgresLedger:
                     (cid, account, u.external_id),
                 )
 
-    def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
-        """Record one touch of a known contact; returns whether it was new (one statement)."""
+    def add_touch(self, contact_id: int, t: Touch, *, account: str, history: ContactHistory | None = None) -> bool:
+        """Record one touch of a known contact; returns whether it was new (one statement).
+
+        Inside a caller's transaction (``reserve()``) the statement needs no savepoint: it
+        is atomic on its own. ``history``, read in that transaction, spares the identity
+        and ``first_seen`` writes that would change nothing.
+        """
         text.check_touch(t, account)
-        with self.transaction():
-            row = self._x(
-                "WITH t AS (INSERT INTO touches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING RETURNING 1), "
-                "i AS (INSERT INTO identities(contact_id, account) VALUES (%s, %s) ON CONFLICT DO NOTHING), "
-                "u AS (UPDATE contacts SET first_seen = %s WHERE id = %s AND (first_seen IS NULL OR first_seen > %s)) "
-                "SELECT count(*) FROM t",
-                (
-                    contact_id,
-                    t.at,
-                    event_uid(account, t.event_id),
-                    t.channel,
-                    t.brand,
-                    t.family,
-                    t.weight,
-                    account,
-                    t.campaign,
-                    t.product,
-                    contact_id,
-                    account,
-                    t.at,
-                    contact_id,
-                    t.at,
-                ),
-            ).fetchone()
+        parts = [
+            "WITH t AS (INSERT INTO touches VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING 1)"
+        ]
+        params: list[Any] = [
+            contact_id,
+            t.at,
+            event_uid(account, t.event_id),
+            t.channel,
+            t.brand,
+            t.family,
+            t.weight,
+            account,
+            t.campaign,
+            t.product,
+        ]
+        if history is None or not history.known_to_account:
+            parts.append("i AS (INSERT INTO identities(contact_id, account) VALUES (%s, %s) ON CONFLICT DO NOTHING)")
+            params += [contact_id, account]
+        seen = None if history is None else history.contact.first_seen
+        if seen is None or seen > t.at:
+            parts.append(
+                "u AS (UPDATE contacts SET first_seen = %s WHERE id = %s AND (first_seen IS NULL OR first_seen > %s))"
+            )
+            params += [t.at, contact_id, t.at]
+        sql = ", ".join(parts) + " SELECT count(*) FROM t"
+        with self._lock:
+            if self._depth:
+                row = self._x(sql, params).fetchone()
+            else:
+                with self.transaction():
+                    row = self._x(sql, params).fetchone()
         return bool(row and row[0])
 
     def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:

@@ -169,6 +169,49 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        # What a decision reads about one contact, in one call (one round trip): the contact's
+        # advisory lock when reserve() asks for it, the contact, its consent log, its
+        # engagements and touches in their windows, and whether an account knows it. Additive:
+        # no table changes. Returns NULL for an unknown contact, else a JSON array
+        # [id, client, email, timezone, paused_until, attributes, first_seen, consent,
+        # engagements, touches, known] (see PostgresLedger.contact_history).
+        "0007_ingest",
+        [
+            """CREATE OR REPLACE FUNCTION pressure_contact_history(
+                p_client text, p_email text, p_eng_since bigint, p_touch_since bigint, p_until bigint,
+                p_account text, p_lock bigint
+            ) RETURNS json LANGUAGE plpgsql AS $fn$
+            DECLARE
+                c record;
+            BEGIN
+                IF p_lock IS NOT NULL THEN
+                    PERFORM pg_advisory_xact_lock(p_lock);
+                END IF;
+                SELECT id, client, email, timezone, paused_until, attributes, first_seen INTO c
+                    FROM contacts WHERE client = p_client AND email = p_email;
+                IF NOT FOUND THEN
+                    RETURN NULL;
+                END IF;
+                RETURN json_build_array(
+                    c.id, c.client, c.email, c.timezone, c.paused_until, c.attributes, c.first_seen,
+                    (SELECT COALESCE(json_agg(json_build_array(k.at, k.channel, k.brand, k.status)
+                                              ORDER BY k.at, k.channel, k.brand, k.status), '[]')
+                       FROM consent k WHERE k.contact_id = c.id),
+                    (SELECT COALESCE(json_agg(json_build_array(e.at, e.type, e.channel, e.brand, e.product)
+                                              ORDER BY e.at, e.uid), '[]')
+                       FROM engagements e WHERE e.contact_id = c.id AND e.at > p_eng_since AND e.at <= p_until),
+                    (SELECT COALESCE(json_agg(json_build_array(t.at, t.channel, t.brand, t.family, t.weight)
+                                              ORDER BY t.at, t.uid), '[]')
+                       FROM touches t WHERE t.contact_id = c.id AND t.at > p_touch_since AND t.at <= p_until),
+                    CASE WHEN p_account IS NULL THEN NULL
+                         ELSE EXISTS (SELECT 1 FROM identities i WHERE i.contact_id = c.id AND i.account = p_account)
+                    END
+                );
+            END
+            $fn$""",
+        ],
+    ),
 ]
 
 #: advisory lock key (bigint form) that serializes migrations across processes

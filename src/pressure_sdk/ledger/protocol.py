@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from ..models import Batch, Touch
 from .lists import Scope, SumFloor, TouchFilter
 from .outcomes import ArmStop, ContactOutcome
-from .store import DEFAULT_CLIENT, ConsentEntry, ContactRow, IngestResult, Member, RunRecord
+from .store import DEFAULT_CLIENT, ConsentEntry, ContactHistory, ContactRow, IngestResult, Member, RunRecord
 
 
 class LedgerAPI(Protocol):
@@ -39,8 +39,11 @@ class LedgerAPI(Protocol):
         """(contact id, tier, attribute value) of every contact of ``account``."""
         ...
 
-    def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
-        """Record one touch of a known contact; returns whether it was new."""
+    def add_touch(self, contact_id: int, t: Touch, *, account: str, history: ContactHistory | None = None) -> bool:
+        """Record one touch of a known contact; returns whether it was new.
+
+        ``history``, read in the same write transaction, spares the writes that would change nothing.
+        """
         ...
 
     def cap_sums(
@@ -100,6 +103,21 @@ class LedgerAPI(Protocol):
         self, email: str, client: str = DEFAULT_CLIENT
     ) -> tuple[ContactRow | None, list[ConsentEntry]]:
         """A contact and its consent log, oldest first, in one query (the hot path of decide and reserve)."""
+        ...
+
+    def contact_history(
+        self,
+        email: str,
+        client: str = DEFAULT_CLIENT,
+        *,
+        engagements_since: int,
+        touches_since: int,
+        until: int,
+        account: str | None = None,
+    ) -> ContactHistory | None:
+        """A contact, its consent log, its engagements and touches in their windows ending at
+        ``until`` (None if the contact is unknown): what a decision reads, in one call. With
+        ``account``, also whether that account already knows the contact."""
         ...
 
     def contact_timezones(self) -> set[str | None]:

@@ -76,6 +76,21 @@ class ContactRow:
 ConsentEntry = tuple[int, str, str, str]
 
 
+@dataclass(slots=True, frozen=True)
+class ContactHistory:
+    """What a decision about one contact reads, in one call (see ``contact_history``)."""
+
+    contact: ContactRow
+    #: the consent log, oldest first
+    consent: list[ConsentEntry]
+    #: (at, type, channel, brand, product) in the engagements' window, by time
+    engagements: list[tuple[int, str, str | None, str | None, str | None]]
+    #: (at, channel, brand, family, weight) in the touches' window, by time
+    touches: list[tuple[int, str, str, str, float | None]]
+    #: whether the account asked about already knows the contact (None: not asked)
+    known_to_account: bool | None = None
+
+
 @dataclass(slots=True)
 class IngestResult:
     """What one or more ingested batches added to the ledger."""
@@ -460,6 +475,60 @@ class Ledger(ListQueries):
             consent.sort()
         return _contact_row(row), consent
 
+    def contact_history(
+        self,
+        email: str,
+        client: str = DEFAULT_CLIENT,
+        *,
+        engagements_since: int,
+        touches_since: int,
+        until: int,
+        account: str | None = None,
+    ) -> ContactHistory | None:
+        """A contact, its consent log, its engagements in ``(engagements_since, until]`` and its
+        touches in ``(touches_since, until]`` (None if the contact is unknown): what a decision
+        reads, in two queries. With ``account``, also whether that account knows the contact.
+        """
+        row = self.conn.execute(
+            f"SELECT {_CONTACT_COLS}, "
+            "(SELECT group_concat(at || char(31) || channel || char(31) || brand || char(31) || status, char(30)) "
+            "FROM consent WHERE contact_id = c.id), "
+            "EXISTS (SELECT 1 FROM identities WHERE account = ? AND contact_id = c.id) "
+            "FROM contacts c WHERE c.client = ? AND c.email = ?",
+            (account, client, normalize_email(email)),
+        ).fetchone()
+        if row is None:
+            return None
+        consent: list[ConsentEntry] = []
+        if row[7]:
+            for item in row[7].split("\x1e"):
+                at, channel, brand, status = item.split("\x1f")
+                consent.append((int(at), channel, brand, status))
+            consent.sort()
+        # Both windows in one statement, one index seek per bucket each; the union's rows
+        # come back by table, then in primary-key order within the contact (at, uid).
+        cid = row[0]
+        eb, tb = buckets(engagements_since, until), buckets(touches_since, until)
+        rows = self.conn.execute(
+            "SELECT 0, at, uid, type, channel, brand, product FROM engagements "
+            f"WHERE bucket IN ({','.join('?' * len(eb))}) AND contact_id = ? AND at > ? AND at <= ? "
+            "UNION ALL SELECT 1, at, uid, channel, brand, family, weight FROM touches "
+            f"WHERE bucket IN ({','.join('?' * len(tb))}) AND contact_id = ? AND at > ? AND at <= ? "
+            "ORDER BY 1, 2, 3",
+            [*eb, cid, engagements_since, until, *tb, cid, touches_since, until],
+        ).fetchall()
+        engagements: list[Any] = []
+        touches: list[Any] = []
+        for r in rows:
+            (touches if r[0] else engagements).append(r[1:2] + r[3:])
+        return ContactHistory(
+            _contact_row(row),
+            consent,
+            engagements,
+            touches,
+            None if account is None else bool(row[8]),
+        )
+
     def contacts_by_id(self, ids: Iterable[int]) -> dict[int, ContactRow]:
         """The contacts with these ids (those that exist), by id."""
         ids = list(ids)
@@ -538,12 +607,16 @@ class Ledger(ListQueries):
         conn = self.conn
         if batch.touches:
             brand0 = default_brand or ""
+            # The per-row hot loop: the uid hash is inlined (no call per row) and each row is
+            # built in the table's column order, ready for executemany.
+            prefix = f"{account}\x00".encode()
+            blake2b, from_bytes, mask = hashlib.blake2b, int.from_bytes, _UID_MASK
             rows = [
                 (
-                    t.at >> BUCKET_SHIFT,
+                    (at := t.at) >> BUCKET_SHIFT,
                     cid,
-                    t.at,
-                    uid(t.event_id),
+                    at,
+                    from_bytes(blake2b(prefix + t.event_id.encode(), digest_size=8).digest(), "big") & mask,
                     t.channel,
                     t.brand or brand0,
                     t.family,
@@ -555,7 +628,9 @@ class Ledger(ListQueries):
                 for t in batch.touches
                 if (cid := cid_of.get(t.email)) is not None
             ]
-            rows.sort(key=_pk)  # the first copy of an event wins
+            # Clustered-key order makes the inserts walk the tree once, left to right; the
+            # sort is stable, so the first copy of an event still wins.
+            rows.sort(key=_bucket_contact)
             n0 = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO touches VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
             result.touches_added = conn.total_changes - n0
@@ -706,35 +781,55 @@ class Ledger(ListQueries):
                     (account, cid, u.external_id),
                 )
 
-    def add_touch(self, contact_id: int, t: Touch, *, account: str) -> bool:
-        """Record one touch of a known contact; returns whether it was new."""
+    def add_touch(self, contact_id: int, t: Touch, *, account: str, history: ContactHistory | None = None) -> bool:
+        """Record one touch of a known contact; returns whether it was new.
+
+        ``history``, read in the same write transaction (as ``reserve()`` does), spares the
+        writes that would change nothing: the identity when the account knows the contact
+        already, ``first_seen`` when it is not later than the touch.
+        """
         text.check_touch(t, account)
-        with self.transaction():
-            n0 = self.conn.total_changes
-            self.conn.execute(
-                "INSERT OR IGNORE INTO touches VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    t.at >> BUCKET_SHIFT,
-                    contact_id,
-                    t.at,
-                    event_uid(account, t.event_id),
-                    t.channel,
-                    t.brand,
-                    t.family,
-                    t.weight,
-                    account,
-                    t.campaign,
-                    t.product,
-                ),
-            )
-            added = self.conn.total_changes > n0
-            self.conn.execute(
-                "INSERT OR IGNORE INTO identities(account, contact_id) VALUES (?, ?)", (account, contact_id)
-            )
-            self.conn.execute(
-                "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)",
-                (t.at, contact_id, t.at),
-            )
+        with self._lock:
+            conn = self.conn
+            nested = conn.in_transaction
+            if not nested:
+                conn.execute("BEGIN")
+            try:
+                n0 = conn.total_changes
+                conn.execute(
+                    "INSERT OR IGNORE INTO touches VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        t.at >> BUCKET_SHIFT,
+                        contact_id,
+                        t.at,
+                        event_uid(account, t.event_id),
+                        t.channel,
+                        t.brand,
+                        t.family,
+                        t.weight,
+                        account,
+                        t.campaign,
+                        t.product,
+                    ),
+                )
+                added = conn.total_changes > n0
+                if history is None or not history.known_to_account:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO identities(account, contact_id) VALUES (?, ?)", (account, contact_id)
+                    )
+                seen = None if history is None else history.contact.first_seen
+                if seen is None or seen > t.at:
+                    conn.execute(
+                        "UPDATE contacts SET first_seen = ? WHERE id = ? AND (first_seen IS NULL OR first_seen > ?)",
+                        (t.at, contact_id, t.at),
+                    )
+            except BaseException:
+                if not nested:
+                    conn.execute("ROLLBACK")
+                self._ids.clear()
+                raise
+            if not nested:
+                conn.execute("COMMIT")
         return added
 
     def record(self, touches: Sequence[Touch], *, account: str = "sdk") -> IngestResult:
@@ -1231,6 +1326,9 @@ class Ledger(ListQueries):
 
 
 _pk = operator.itemgetter(0, 1, 2, 3)
+# (bucket, contact) is enough for the tree's locality and cheaper to compare; the sort is
+# stable, so rows of one contact keep their order and the first copy of an event wins
+_bucket_contact = operator.itemgetter(0, 1)
 
 
 def batch_emails(batch: Batch) -> tuple[dict[str, str], dict[str, int | None]]:
@@ -1239,17 +1337,41 @@ def batch_emails(batch: Batch) -> tuple[dict[str, str], dict[str, int | None]]:
     Sources should send normalized emails; each distinct value is normalized once anyway.
     Contacts without events get ``None``.
     """
+    # Earliest time per raw email first (the per-row work), then per normalized key over
+    # the distinct raw emails only.
+    earliest: dict[str, int] = {}
+    for group in (batch.touches, batch.engagements):
+        if not group:
+            continue
+        emails = [ev.email for ev in group]
+        ats = [ev.at for ev in group]
+        if ats == sorted(ats):
+            # time-ordered, as exports are: the first time an email appears is its earliest,
+            # and dict() keeps the last value it is given, so feed it in reverse; then put
+            # the emails back in order of appearance (contacts are created in that order)
+            last_first = dict(zip(reversed(emails), reversed(ats), strict=True))
+            first = {raw: last_first[raw] for raw in dict.fromkeys(emails)}
+        else:
+            first = {}
+            get = first.get
+            for raw, at in zip(emails, ats, strict=True):
+                seen = get(raw)
+                if seen is None or at < seen:
+                    first[raw] = at
+        if earliest:
+            for raw, at in first.items():
+                seen = earliest.get(raw)
+                if seen is None or at < seen:
+                    earliest[raw] = at
+        else:
+            earliest = first
     key: dict[str, str] = {}
     first_seen: dict[str, int | None] = {}
-    for group in (batch.touches, batch.engagements):
-        for ev in group:
-            raw = ev.email
-            k = key.get(raw)
-            if k is None:
-                k = key[raw] = normalize_email(raw)
-            seen = first_seen.get(k)
-            if seen is None or ev.at < seen:
-                first_seen[k] = ev.at
+    for raw, at in earliest.items():
+        k = key[raw] = normalize_email(raw)
+        seen = first_seen.get(k)
+        if seen is None or at < seen:
+            first_seen[k] = at
     for c in batch.contacts:
         k = key.setdefault(c.email, normalize_email(c.email))
         first_seen.setdefault(k, None)
