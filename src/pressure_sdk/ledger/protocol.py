@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..models import Batch, Touch
 from .lists import Scope, SumFloor, TouchFilter
+from .measure import MonthCells
 from .store import DEFAULT_CLIENT, ConsentEntry, ContactRow, IngestResult, Member, RunRecord
 
 
@@ -272,4 +273,28 @@ class LedgerAPI(Protocol):
         self, now: int, policy_weights: dict[str, float], client: str | None = None
     ) -> list[tuple[str, int, int]]:
         """(tier, weighted touches in the last 7 days capped at 5 meaning 5+, contacts)."""
+        ...
+
+    # -- measurement (DESIGN §8) ------------------------------------------------
+
+    def keep_scores(self) -> None:
+        """Keep a copy of the score table as the tiers at the start of the month measured next."""
+        ...
+
+    def measure_month(
+        self,
+        *,
+        since: int,
+        until: int,
+        weights: Mapping[str, float],
+        counts: TouchFilter,
+        level_cap: int,
+        last_tier: str,
+        end_scored: bool,
+    ) -> MonthCells:
+        """Messages sent in ``[since, until)`` matching ``counts``, grouped by client, tier and level.
+
+        Tiers are those kept by :meth:`keep_scores`; with ``end_scored`` the score table
+        holds the tiers as of ``until``, and contacts who fell to ``last_tier`` or stayed are counted.
+        """
         ...
