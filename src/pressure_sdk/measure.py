@@ -26,8 +26,8 @@ Definitions (normative in DESIGN §8; the choices DESIGN leaves open are stated 
   messages: normal interval of the mean of per-message values (from their sum and sum of
   squares, computed in the ledger), times 1,000. Fatigue slopes: logistic regression of
   the outcome on the exact level (``statsmodels`` GLM, binomial on the grouped counts),
-  with a quasi-binomial scale (Pearson chi² / residual degrees of freedom) when the data
-  are more dispersed than binomial, never narrower than binomial.
+  widened by a quasi-binomial scale (Pearson chi² / degrees of freedom over whole levels)
+  when the binomial fit is rejected at 5 %: contacts differ more than a binomial allows.
 
 statsmodels and scipy are imported inside the functions that need them, so commands that
 do not measure do not pay their import time.
@@ -128,7 +128,8 @@ class Slope:
     intercept: float
     messages: int
     events: int
-    #: dispersion used for the interval (1 = binomial; larger = quasi-binomial)
+    #: dispersion used for the interval: 1 (binomial), or the quasi-binomial scale when the
+    #: binomial fit is rejected (chi² over whole levels at 5 %)
     scale: float
     method: str = "logistic regression on the exact pressure level (GLM binomial, grouped counts)"
 
@@ -163,11 +164,10 @@ def fit_slope(
         # separated data (e.g. every event at one level) has no finite slope: say so with None
         warnings.simplefilter("error", PerfectSeparationWarning)
         try:
-            first = model.fit()
-            scale = 1.0
-            if first.df_resid > 0:
-                scale = max(1.0, float(first.pearson_chi2 / first.df_resid))
-            res = model.fit(scale=scale) if scale > 1.0 else first
+            res = model.fit()
+            scale = _dispersion(rows, res.predict(x))
+            if scale > 1.0:
+                res = model.fit(scale=scale)
         except PerfectSeparationWarning:
             return None
     low, high = res.conf_int(alpha=0.05)[1]
@@ -181,6 +181,33 @@ def fit_slope(
         events=hits,
         scale=scale,
     )
+
+
+def _dispersion(rows: Sequence[tuple[float, int, int]], fitted: Any) -> float:
+    """The quasi-binomial scale: Pearson chi² / df over whole levels, when the binomial fit is rejected.
+
+    Exact weighted levels make sparse cells, whose Pearson terms mean nothing; whole levels
+    pool them, and levels with fewer than 5 expected events (or non-events) are left out. The scale applies only when the lack of fit is significant (chi² test at 5 %),
+    so a well-specified model keeps its binomial interval.
+    """
+    from scipy.stats import chi2
+
+    bins: dict[int, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])
+    for (lv, e, n), p in zip(rows, fitted, strict=True):
+        acc = bins[int(lv)]
+        acc[0] += e
+        acc[1] += n * p
+        acc[2] += n * p * (1 - p)
+        acc[3] += n
+    # the usual rule for a chi² test: at least 5 expected events and 5 expected non-events
+    used = [(o, m, v) for o, m, v, n in bins.values() if m >= 5 and n - m >= 5]
+    df = len(used) - 2
+    if df < 1:
+        return 1.0
+    x2 = sum((o - m) ** 2 / v for o, m, v in used)
+    if chi2.sf(x2, df) >= 0.05:
+        return 1.0
+    return max(1.0, float(x2 / df))
 
 
 # -- results -------------------------------------------------------------------------------

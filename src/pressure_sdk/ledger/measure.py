@@ -131,8 +131,9 @@ class MeasureSQL:
         fsql, fparams = _filters(counts, "w.")
         is_type = "CASE WHEN type = ? THEN 1 ELSE 0 END"
         # Each event carries, in its row, the time of the contact's last touch of its brand
-        # within the 7 days before it; messages then pick up what was credited to them.
-        sql = f"""CREATE TEMP TABLE kpi_touch AS
+        # within the 7 days before it; messages then pick up what was credited to them
+        # (through a keyed temporary table: a join on a subquery would be a nested scan).
+        win = f"""CREATE TEMP TABLE kpi_win AS
             WITH ev AS (
                 SELECT contact_id, at, uid, brand, channel, family, {weight} AS w,
                        0 AS is_eng, '' AS type, 0.0 AS amount
@@ -140,59 +141,57 @@ class MeasureSQL:
                 UNION ALL
                 SELECT contact_id, at, uid, brand, NULL, NULL, 0.0, 1, type, COALESCE(amount, 0.0)
                 FROM engagements WHERE {ewhere} AND brand IS NOT NULL AND type IN ({kinds})
-            ),
-            win AS (
-                SELECT ev.*,
-                    SUM(w) OVER (PARTITION BY contact_id ORDER BY at
-                                 RANGE BETWEEN {WEEK - 1} PRECEDING AND CURRENT ROW) AS level,
-                    MAX(CASE WHEN type IN ('click', 'purchase') THEN 1 ELSE 0 END)
-                        OVER (PARTITION BY contact_id, brand ORDER BY at
-                              RANGE BETWEEN 1 FOLLOWING AND {WEEK} FOLLOWING) AS responded,
-                    MAX(CASE WHEN is_eng = 0 THEN at END)
-                        OVER (PARTITION BY contact_id, brand ORDER BY at
-                              RANGE BETWEEN {WEEK} PRECEDING AND 1 PRECEDING) AS last_at,
-                    ROW_NUMBER() OVER (PARTITION BY contact_id, brand, at, is_eng ORDER BY uid DESC) AS rn
-                FROM ev
-            ),
-            credit AS (
-                SELECT contact_id, brand, last_at,
-                    MAX({is_type}) AS opened, MAX({is_type}) AS clicked,
-                    SUM({is_type}) AS purchases,
-                    SUM(CASE WHEN type = 'purchase' THEN amount ELSE 0.0 END) AS revenue,
-                    MAX({is_type}) AS unsubscribed, MAX({is_type}) AS complained
-                FROM win WHERE is_eng = 1 AND last_at IS NOT NULL
-                GROUP BY contact_id, brand, last_at
             )
+            SELECT ev.*,
+                SUM(w) OVER (PARTITION BY contact_id ORDER BY at
+                             RANGE BETWEEN {WEEK - 1} PRECEDING AND CURRENT ROW) AS level,
+                MAX(CASE WHEN type IN ('click', 'purchase') THEN 1 ELSE 0 END)
+                    OVER (PARTITION BY contact_id, brand ORDER BY at
+                          RANGE BETWEEN 1 FOLLOWING AND {WEEK} FOLLOWING) AS responded,
+                MAX(CASE WHEN is_eng = 0 THEN at END)
+                    OVER (PARTITION BY contact_id, brand ORDER BY at
+                          RANGE BETWEEN {WEEK} PRECEDING AND 1 PRECEDING) AS last_at,
+                ROW_NUMBER() OVER (PARTITION BY contact_id, brand, at, is_eng ORDER BY uid DESC) AS rn
+            FROM ev"""
+        credit = f"""INSERT INTO {self.temp}.kpi_credit
+            SELECT contact_id, brand, last_at,
+                MAX({is_type}), MAX({is_type}), SUM({is_type}),
+                SUM(CASE WHEN type = 'purchase' THEN amount ELSE 0.0 END),
+                MAX({is_type}), MAX({is_type})
+            FROM {self.temp}.kpi_win WHERE is_eng = 1 AND last_at IS NOT NULL
+            GROUP BY contact_id, brand, last_at"""
+        touch = f"""CREATE TEMP TABLE kpi_touch AS
             SELECT w.contact_id AS contact_id, w.at AS at, {self._round("w.level")} AS level,
                 COALESCE(w.responded, 0) AS responded,
                 COALESCE(c.opened, 0) AS opened, COALESCE(c.clicked, 0) AS clicked,
                 COALESCE(c.purchases, 0) AS purchases, COALESCE(c.revenue, 0.0) AS revenue,
                 COALESCE(c.unsubscribed, 0) AS unsubscribed, COALESCE(c.complained, 0) AS complained
-            FROM win w
-            LEFT JOIN credit c ON w.rn = 1 AND c.contact_id = w.contact_id AND c.brand = w.brand
+            FROM {self.temp}.kpi_win w
+            LEFT JOIN {self.temp}.kpi_credit c ON w.rn = 1 AND c.contact_id = w.contact_id AND c.brand = w.brand
                 AND c.last_at = w.at
             WHERE w.is_eng = 0 AND w.at >= ? AND w.at < ? {fsql}"""
-        params = [
-            *wparams,
-            *tparams,
-            *eparams,
-            *_ATTRIBUTED,
-            "open",
-            "click",
-            "purchase",
-            "unsubscribe",
-            "complaint",
-            since,
-            until,
-            *fparams,
+        real = "double precision" if self.pg else "REAL"
+        drop = [(f"DROP TABLE IF EXISTS {self.temp}.{t}", []) for t in ("kpi_win", "kpi_credit", "kpi_touch")]
+        return [
+            *drop,
+            (win, [*wparams, *tparams, *eparams, *_ATTRIBUTED]),
+            (
+                f"""CREATE TEMP TABLE kpi_credit (contact_id bigint NOT NULL, brand text NOT NULL,
+                    last_at bigint NOT NULL, opened integer, clicked integer, purchases integer, revenue {real},
+                    unsubscribed integer, complained integer, PRIMARY KEY (contact_id, brand, last_at))""",
+                [],
+            ),
+            (credit, ["open", "click", "purchase", "unsubscribe", "complaint"]),
+            (touch, [since, until, *fparams]),
+            (f"DROP TABLE {self.temp}.kpi_win", []),
         ]
-        return [(f"DROP TABLE IF EXISTS {self.temp}.kpi_touch", []), (sql, params)]
 
     def keep(self) -> list[str]:
         """Statements that copy the score table into ``kpi_start`` (the tiers at the month's start)."""
         return [
             f"DROP TABLE IF EXISTS {self.temp}.kpi_start",
-            f"CREATE TEMP TABLE kpi_start AS SELECT contact_id, tier FROM {self.temp}.scores",
+            "CREATE TEMP TABLE kpi_start (contact_id bigint PRIMARY KEY, tier text)",
+            f"INSERT INTO {self.temp}.kpi_start SELECT contact_id, tier FROM {self.temp}.scores",
         ]
 
     def message_cells(self, level_cap: int, start_default: str) -> tuple[str, list[Any]]:
