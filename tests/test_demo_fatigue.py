@@ -40,7 +40,8 @@ def planted_slopes() -> dict[str, float]:
 def planted_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("planted")
     proc = subprocess.run(
-        [sys.executable, str(DEMO / "generate.py"), "--plant-fatigue", "--contacts", "4000", "--out", str(root / "data")],
+        [sys.executable, str(DEMO / "generate.py"), "--plant-fatigue", "--contacts", "4000"]
+        + ["--out", str(root / "data")],
         capture_output=True,
         text=True,
         timeout=300,

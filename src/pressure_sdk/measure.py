@@ -187,7 +187,8 @@ def _dispersion(rows: Sequence[tuple[float, int, int]], fitted: Any) -> float:
     """The quasi-binomial scale: Pearson chi² / df over whole levels, when the binomial fit is rejected.
 
     Exact weighted levels make sparse cells, whose Pearson terms mean nothing; whole levels
-    pool them, and levels with fewer than 5 expected events (or non-events) are left out. The scale applies only when the lack of fit is significant (chi² test at 5 %),
+    pool them, and levels with fewer than 5 expected events (or non-events) are left out.
+    The scale applies only when the lack of fit is significant (chi² test at 5 %),
     so a well-specified model keeps its binomial interval.
     """
     from scipy.stats import chi2

@@ -171,7 +171,9 @@ class MeasureSQL:
                 AND c.last_at = w.at
             WHERE w.is_eng = 0 AND w.at >= ? AND w.at < ? {fsql}"""
         real = "double precision" if self.pg else "REAL"
-        drop = [(f"DROP TABLE IF EXISTS {self.temp}.{t}", []) for t in ("kpi_win", "kpi_credit", "kpi_touch")]
+        drop: list[tuple[str, list[Any]]] = [
+            (f"DROP TABLE IF EXISTS {self.temp}.{t}", []) for t in ("kpi_win", "kpi_credit", "kpi_touch")
+        ]
         return [
             *drop,
             (win, [*wparams, *tparams, *eparams, *_ATTRIBUTED]),
