@@ -192,7 +192,7 @@ def test_fit_slope_recovers_a_known_logistic_slope() -> None:
     assert fit_slope([1.0, 1.0], [1, 2], [10, 10]) is None
 
 
-def test_saturation_is_the_first_level_significantly_below_the_best() -> None:
+def test_saturation_is_the_first_level_significantly_below_the_least_pressured_one() -> None:
     from pressure_sdk.measure import FatiguePoint
 
     def point(level: int, hits: int, n: int = 10_000) -> FatiguePoint:
@@ -200,7 +200,9 @@ def test_saturation_is_the_first_level_significantly_below_the_best() -> None:
         z = PerThousand.of(0, 0, n)
         return FatiguePoint(level, n, r, r, r, r, z, z)
 
-    best, sat = saturation_of([point(1, 500), point(2, 520), point(3, 480), point(4, 300), point(5, 200)])
-    assert (best, sat) == (2, 4)
-    assert saturation_of([point(1, 500), point(2, 510)]) == (2, None)
+    ref, sat = saturation_of([point(1, 500), point(2, 520), point(3, 480), point(4, 300), point(5, 200)])
+    assert (ref, sat) == (1, 4)
+    # a level with too few messages is neither the reference nor the saturation level
+    assert saturation_of([point(1, 5, 50), point(2, 500), point(3, 30, 99), point(4, 200)]) == (2, 4)
+    assert saturation_of([point(1, 500), point(2, 510)]) == (1, None)
     assert saturation_of([point(1, 5, 50)]) == (None, None)

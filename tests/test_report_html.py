@@ -48,7 +48,8 @@ name = "acme-marketing-email"
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """600 contacts over 100 days: heavier senders get more messages; clicks fall with the weekly count."""
+    """600 contacts over 100 days: heavier senders get more messages; clicks (some followed by a
+    purchase) fall with the weekly count."""
     root = tmp_path_factory.mktemp("report")
     (root / "pressure.toml").write_text(CONFIG)
     rng = random.Random(11)
@@ -64,6 +65,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
             touches.append(Touch(f"t{len(touches)}", email, "email", "acme", "marketing", int(t)))
             if rng.random() < (0.05 + 0.3 * react) * math.exp(-0.25 * len(recent)):
                 engagements.append(Engagement(f"e{len(engagements)}", email, "click", int(t) + 600, "email", "acme"))
+                if rng.random() < 0.3:
+                    amount = round(rng.uniform(20, 120), 2)
+                    engagements.append(
+                        Engagement(
+                            f"e{len(engagements)}", email, "purchase", int(t) + 900, "email", "acme", amount=amount
+                        )
+                    )
             elif rng.random() < 0.002 * len(recent):
                 engagements.append(
                     Engagement(f"e{len(engagements)}", email, "unsubscribe", int(t) + 900, "email", "acme")
@@ -152,6 +160,14 @@ def test_report_writes_one_self_contained_file_and_json(workspace: Path, tmp_pat
     october = [k for k in data["measurement"]["kpis"] if k["month"] == "2026-10"]
     assert sum(k["messages"] for k in october) > 1000
     assert data["experiments"] == [] and data["recommendations"] == []
+
+
+def test_report_has_help_and_is_in_the_readme() -> None:
+    code, out = invoke("report", "--help")
+    assert code == 0 and "Usage:" in out and "--config" in out and "--out" in out
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "| `pressure-sync report " in readme and "\n### Report\n" in readme and "docs/report.png" in readme
+    assert (Path(__file__).parents[1] / "docs" / "report.png").is_file()
 
 
 def test_report_refuses_bad_input(workspace: Path) -> None:

@@ -277,11 +277,12 @@ class FatiguePoint:
 class FatigueCurve:
     """A tier's fatigue curve for one client over the measured months, and what it implies.
 
-    ``saturation_level``: the lowest whole level, above the tier's best level (the one with
-    the highest response rate among levels with at least :data:`MIN_MESSAGES` messages),
-    whose response rate is significantly lower than the best level's (its interval lies
-    wholly below the best level's); None when no level is. ``above_saturation``: the
-    tier's contacts in the last measured month whose highest level reached it.
+    ``reference_level``: the tier's lowest level with at least :data:`MIN_MESSAGES`
+    messages (the least pressure it is seen under). ``saturation_level``: the lowest level
+    above it, with as many messages, whose response rate is significantly lower (its
+    interval lies wholly below the reference's); None when no level is.
+    ``above_saturation``: the tier's contacts of the last measured month whose highest
+    level reached the saturation level, among the tier's contacts of that month.
     """
 
     client: str
@@ -289,7 +290,7 @@ class FatigueCurve:
     points: list[FatiguePoint]
     #: logistic slopes on the exact level: response, click, unsubscribe, complaint (None: nothing to fit)
     slopes: dict[str, Slope | None]
-    best_level: int | None
+    reference_level: int | None
     saturation_level: int | None
     above_saturation: Rate | None
 
@@ -304,7 +305,7 @@ class FatigueCurve:
             "tier": self.tier,
             "points": [p.to_dict() for p in self.points],
             "slopes": {k: None if v is None else v.to_dict() for k, v in self.slopes.items()},
-            "best_level": self.best_level,
+            "reference_level": self.reference_level,
             "saturation_level": self.saturation_level,
             "above_saturation": None if self.above_saturation is None else self.above_saturation.to_dict(),
         }
@@ -526,14 +527,14 @@ def _curves(cells: list[MessageCell], fit: list[FitCell], last_contacts: list[Co
             for lv, a in sorted(levels.items())
         ]
         slopes = fatigue_slopes(grouped[client, tier])
-        best, saturation = saturation_of(points)
+        reference, saturation = saturation_of(points)
         above = None
         tier_contacts = [c for c in last_contacts if c.client == client and c.tier == tier]
         if saturation is not None and tier_contacts:
             above = Rate.of(
                 sum(c.contacts for c in tier_contacts if c.level >= saturation), sum(c.contacts for c in tier_contacts)
             )
-        curves.append(FatigueCurve(client, tier, points, slopes, best, saturation, above))
+        curves.append(FatigueCurve(client, tier, points, slopes, reference, saturation, above))
     return curves
 
 
@@ -556,16 +557,16 @@ def fatigue_slopes(cells: Sequence[FitCell]) -> dict[str, Slope | None]:
 
 
 def saturation_of(points: Sequence[FatiguePoint], min_messages: int = MIN_MESSAGES) -> tuple[int | None, int | None]:
-    """(best level, saturation level) of a curve's points (see :class:`FatigueCurve`)."""
+    """(reference level, saturation level) of a curve's points (see :class:`FatigueCurve`)."""
     usable = [p for p in points if p.messages >= min_messages and p.response.value is not None]
     if not usable:
         return None, None
-    best = max(usable, key=lambda p: (p.response.value or 0.0, -p.level))
-    floor = best.response.low
+    ref = min(usable, key=lambda p: p.level)
+    floor = ref.response.low
     for p in usable:
-        if p.level > best.level and p.response.high is not None and floor is not None and p.response.high < floor:
-            return best.level, p.level
-    return best.level, None
+        if p.level > ref.level and p.response.high is not None and floor is not None and p.response.high < floor:
+            return ref.level, p.level
+    return ref.level, None
 
 
 __all__ = [

@@ -163,7 +163,7 @@ def line_chart(
         y = sy(v)
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="tick" text-anchor="end">{_fmt(v, percent)}</text>')
-    for x, label in x_ticks or [(x, f"{x:g}") for x in sorted(set(xs))]:
+    for x, label in [t for t in x_ticks if x0 <= t[0] <= x1] or [(x, f"{x:g}") for x in sorted(set(xs))]:
         out.append(
             f'<text x="{sx(x):.1f}" y="{top + ph + 16}" class="tick" text-anchor="middle">{escape(label)}</text>'
         )
@@ -236,6 +236,7 @@ table{border-collapse:collapse;font-size:12.5px;margin:6px 0 10px}
 th,td{padding:3px 8px;border-bottom:1px solid #eceef1;text-align:right;white-space:nowrap}
 th{background:#f0f2f5;font-weight:600}td.l,th.l{text-align:left}
 .ci{color:#7a8490;font-size:11px}.empty{color:#7a8490;font-style:italic}
+.wide{overflow-x:auto}
 .tag{display:inline-block;padding:0 6px;border-radius:3px;background:#fdecea;color:#a3231a;font-size:11.5px}
 """
 
@@ -269,7 +270,7 @@ def _kpi_table(rows: Sequence[KpiRow]) -> str:
             f"<td>{_rate(k.complaint_rate)}</td><td>{_per1000(k.purchases_per_1000)}</td>"
             f"<td>{_per1000(k.revenue_per_1000)}</td><td>{_rate(k.attrition)}</td><td>{_rate(k.retention)}</td></tr>"
         )
-    return f"<table>{head}{''.join(body)}</table>"
+    return f"<div class=wide><table>{head}{''.join(body)}</table></div>"
 
 
 def _curve_series(curves: Sequence[FatigueCurve], metric: str, order: Sequence[str]) -> list[Series]:
@@ -301,12 +302,12 @@ def _curve_table(curves: Sequence[FatigueCurve]) -> str:
         )
         rows.append(
             f"<tr><td class=l>{escape(c.tier)}</td><td>{sum(p.messages for p in c.points):,}</td>"
-            f"<td>{slope}</td><td>{cslope}</td><td>{'–' if c.best_level is None else c.best_level}</td>"
+            f"<td>{slope}</td><td>{cslope}</td><td>{'–' if c.reference_level is None else c.reference_level}</td>"
             f"<td>{sat}</td><td>{above}{burnout}</td></tr>"
         )
     head = (
         "<tr><th class=l>tier</th><th>messages</th><th>response slope (log-odds / level)</th>"
-        "<th>click slope</th><th>best level</th><th>saturation level</th>"
+        "<th>click slope</th><th>reference level</th><th>saturation level</th>"
         "<th>contacts at or above it (last month)</th></tr>"
     )
     return f"<table>{head}{''.join(rows)}</table>"
@@ -371,16 +372,20 @@ def render_html(data: ReportData) -> str:
                     x_ticks=ticks,
                 )
             )
-        parts.append(
-            line_chart(
-                _curve_series(curves, "revenue_per_1000", tiers_order),
-                title="Revenue per 1,000 messages by pressure level",
-                x_label="pressure level at send time",
-                y_label="revenue / 1,000 messages",
-                percent=False,
-                x_ticks=ticks,
+        revenue = _curve_series(curves, "revenue_per_1000", tiers_order)
+        if not any(y for s in revenue for _, y, _, _ in s.points):
+            parts.append('<p class="note">No purchase amount recorded for these messages: no revenue curve.</p>')
+        else:
+            parts.append(
+                line_chart(
+                    revenue,
+                    title="Revenue per 1,000 messages by pressure level",
+                    x_label="pressure level at send time",
+                    y_label="revenue / 1,000 messages",
+                    percent=False,
+                    x_ticks=ticks,
+                )
             )
-        )
         parts.append("</div>")
         parts.append(_curve_table(curves))
         rows = [k for k in m.kpis if k.client == client and k.month == data.month]
