@@ -144,6 +144,10 @@ def test_tiers_are_taken_at_the_months_start(led: Any) -> None:
     assert nov[0].purchases_per_1000.total == 1 and nov[0].revenue_per_1000.total == 7.0
     curve = m.curve("one", "new")
     assert curve is not None and [p.level for p in curve.points] == [1, 2, 3]
+    # October's new contacts of client one: x reached level 3, y level 1
+    share = m.share_at_or_above("one", "new", 2, "2026-10")
+    assert (share.count, share.n) == (1, 2)
+    assert m.share_at_or_above("one", "engaged", 1).n == 1  # November, the last month measured
 
 
 def test_measuring_needs_kept_scores(ledger_factory: Callable[[], Any]) -> None:

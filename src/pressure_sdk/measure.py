@@ -332,6 +332,14 @@ class Measurement:
         """The fatigue curve of one client's tier, if it had messages."""
         return next((c for c in self.curves if c.client == client and c.tier == tier), None)
 
+    def share_at_or_above(self, client: str, tier: str, level: int, month: str | None = None) -> Rate:
+        """Share of a tier's contacts of ``month`` (default: the last measured) whose highest
+        pressure level that month reached ``level``, with its Wilson interval."""
+        cells = [
+            c for c in self.contact_cells.get(month or self.months[-1], []) if c.client == client and c.tier == tier
+        ]
+        return Rate.of(sum(c.contacts for c in cells if c.level >= level), sum(c.contacts for c in cells))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready fields (times in ISO 8601)."""
         return {
