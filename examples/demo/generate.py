@@ -40,6 +40,8 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from fatigue import Planted  # the planted fatigue curve, next to this script
+
 DEFAULT_SEED = 20261116
 DEFAULT_CONTACTS = 6000
 DEFAULT_DAYS = 90
@@ -261,7 +263,7 @@ class Person:
 
 
 class Generator:
-    def __init__(self, seed: int, contacts: int, days: int, end: datetime) -> None:
+    def __init__(self, seed: int, contacts: int, days: int, end: datetime, planted: bool = False) -> None:
         self.rng = random.Random(seed)
         self.n = contacts
         self.days = days
@@ -274,6 +276,7 @@ class Generator:
         self.members: dict[str, list[Person]] = {b: [] for b in BRANDS}
         self.persons: list[Person] = []
         self.contact_rows: dict[str, list[list[str]]] = {b: [] for b in CONTACT_EXPORTS}
+        self.fatigue = Planted(enabled=planted)
 
     # -- scheduling -----------------------------------------------------------
 
@@ -675,6 +678,7 @@ class Generator:
         mem = p.brands[brand]
         self.seq += 1
         self.touches[brand].append((int(t), self.seq, mem.email, channel, family, weight, campaign, product))
+        planted = self.fatigue.on_touch(self, t, p, brand, channel, family, weight)  # fatigue.py: planted truth
 
         recent = p.recent
         while recent and recent[0] <= t - 7 * DAY:
@@ -706,8 +710,14 @@ class Generator:
             if opened_at is not None:
                 self.engage(opened_at, p, brand, "open", "email", product)
                 mem.last_open = opened_at
-            if engaged and rng.random() < (0.1 + 0.4 * react) * (1.0 if soliciting else 0.3):
+            if planted is not None:  # the planted click chance of campaigns and triggers (fatigue.py)
+                clicked = rng.random() < planted
+            else:
+                clicked = engaged and rng.random() < (0.1 + 0.4 * react) * (1.0 if soliciting else 0.3)
+            if clicked:
                 click_at = (opened_at or t) + 20 + rng.random() * 20 * MINUTE
+                if self.fatigue.enabled:
+                    click_at, opened_at = self.fatigue.click_times(self, t, opened_at, p, brand, product)
                 self.engage(click_at, p, brand, "click", "email", product)
                 mem.last_click = click_at
                 if soliciting and rng.random() < 0.12:
@@ -1066,6 +1076,11 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(__file__).resolve().parent / "data",
         help="output folder (default: data/ next to this script)",
     )
+    ap.add_argument(
+        "--plant-fatigue",
+        action="store_true",
+        help="clicks on campaigns and triggers follow the planted fatigue curve of fatigue.py",
+    )
     args = ap.parse_args(argv)
     end = datetime.fromisoformat(args.end)
     if end.tzinfo is None:
@@ -1074,7 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--contacts must be >= 10 and --days >= 1")
 
     began = time.perf_counter()
-    gen = Generator(args.seed, args.contacts, args.days, end)
+    gen = Generator(args.seed, args.contacts, args.days, end, planted=args.plant_fatigue)
     gen.make_people()
     gen.plan()
     gen.run()

@@ -35,6 +35,7 @@ from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Oppositio
 from ..phones import is_phone_key, key_phone, phone_key
 from . import postgres_schema, text
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
+from .measure import MeasureSQL, MonthCells, month_cells
 from .outcomes import ArmStop, ContactOutcome
 from .phones import PhonePlan, route_phones
 from .store import (
@@ -1463,6 +1464,56 @@ class PostgresLedger:
                 (stop.experiment, stop.arm, stop.at, stop.reason),
             )
             return cur.rowcount > 0
+
+    # -- measurement (DESIGN §8) ------------------------------------------------
+
+    def keep_scores(self) -> None:
+        """Keep a copy of the score table as the tiers at the start of the month measured next."""
+        with self._lock:
+            self._score_table()
+            for stmt in MeasureSQL("postgresql").keep():
+                self._x(stmt)
+        self._kept_default = self.default_score[0]
+
+    def measure_month(
+        self,
+        *,
+        since: int,
+        until: int,
+        weights: Mapping[str, float],
+        counts: TouchFilter,
+        level_cap: int,
+        last_tier: str,
+        end_scored: bool,
+    ) -> MonthCells:
+        """Messages sent in ``[since, until)`` matching ``counts``, grouped by client, tier and level.
+
+        Tiers are those kept by :meth:`keep_scores`; with ``end_scored`` the score table
+        holds the tiers as of ``until``, and contacts who fell to ``last_tier`` or stayed are counted.
+        """
+        kept = getattr(self, "_kept_default", None)
+        if kept is None:
+            msg = "measure_month needs the tiers at the month's start: call keep_scores() first"
+            raise LedgerError(msg)
+
+        def run(sql: str, params: Sequence[Any]) -> list[Any]:
+            cur = self._x(_q(sql), params)
+            return cur.fetchall() if cur.description is not None else []
+
+        with self._lock:
+            self._score_table()
+            return month_cells(
+                run,
+                MeasureSQL("postgresql"),
+                since=since,
+                until=until,
+                weights=weights,
+                counts=counts,
+                level_cap=level_cap,
+                start_default=kept,
+                end_default=self.default_score[0] if end_scored else None,
+                last_tier=last_tier,
+            )
 
 
 def _target_key(account: str, list_name: str) -> str:

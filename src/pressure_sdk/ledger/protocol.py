@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..models import Batch, Touch
 from .lists import Scope, SumFloor, TouchFilter
+from .measure import MonthCells
 from .outcomes import ArmStop, ContactOutcome
 from .store import DEFAULT_CLIENT, ConsentEntry, ContactHistory, ContactRow, IngestResult, Member, RunRecord
 
@@ -334,4 +335,27 @@ class LedgerAPI(Protocol):
 
     def stop_arm(self, stop: ArmStop) -> bool:
         """Record that an arm stopped; returns False (and changes nothing) if it already was."""
+
+    # -- measurement (DESIGN §8) ------------------------------------------------
+
+    def keep_scores(self) -> None:
+        """Keep a copy of the score table as the tiers at the start of the month measured next."""
+        ...
+
+    def measure_month(
+        self,
+        *,
+        since: int,
+        until: int,
+        weights: Mapping[str, float],
+        counts: TouchFilter,
+        level_cap: int,
+        last_tier: str,
+        end_scored: bool,
+    ) -> MonthCells:
+        """Messages sent in ``[since, until)`` matching ``counts``, grouped by client, tier and level.
+
+        Tiers are those kept by :meth:`keep_scores`; with ``end_scored`` the score table
+        holds the tiers as of ``until``, and contacts who fell to ``last_tier`` or stayed are counted.
+        """
         ...

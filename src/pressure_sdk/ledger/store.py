@@ -13,7 +13,7 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +26,8 @@ from ..errors import LedgerError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Opposition, Touch, consent_row, normalize_email
 from ..phones import is_phone_key, key_phone, phone_key
 from . import text
-from .lists import ListQueries
+from .lists import ListQueries, TouchFilter
+from .measure import MeasureSQL, MonthCells, month_cells
 from .outcomes import ArmStop, ContactOutcome
 from .phones import PhonePlan, route_phones
 from .schema import BUCKET_SHIFT, migrations
@@ -1323,6 +1324,55 @@ class Ledger(ListQueries):
                 (stop.experiment, stop.arm, stop.at, stop.reason),
             )
             return cur.rowcount > 0
+
+    # -- measurement (DESIGN §8) ------------------------------------------------
+
+    def keep_scores(self) -> None:
+        """Keep a copy of the score table as the tiers at the start of the month measured next."""
+        with self._lock:
+            self._score_table()
+            for stmt in MeasureSQL("sqlite").keep():
+                self.conn.execute(stmt)
+        self._kept_default = self.default_score[0]
+
+    def measure_month(
+        self,
+        *,
+        since: int,
+        until: int,
+        weights: Mapping[str, float],
+        counts: TouchFilter,
+        level_cap: int,
+        last_tier: str,
+        end_scored: bool,
+    ) -> MonthCells:
+        """Messages sent in ``[since, until)`` matching ``counts``, grouped by client, tier and level.
+
+        Tiers are those kept by :meth:`keep_scores`; with ``end_scored`` the score table
+        holds the tiers as of ``until``, and contacts who fell to ``last_tier`` or stayed are counted.
+        """
+        kept = getattr(self, "_kept_default", None)
+        if kept is None:
+            msg = "measure_month needs the tiers at the month's start: call keep_scores() first"
+            raise LedgerError(msg)
+
+        def run(sql: str, params: Sequence[Any]) -> list[Any]:
+            return self.conn.execute(sql, params).fetchall()
+
+        with self._lock:
+            self._score_table()
+            return month_cells(
+                run,
+                MeasureSQL("sqlite"),
+                since=since,
+                until=until,
+                weights=weights,
+                counts=counts,
+                level_cap=level_cap,
+                start_default=kept,
+                end_default=self.default_score[0] if end_scored else None,
+                last_tier=last_tier,
+            )
 
 
 _pk = operator.itemgetter(0, 1, 2, 3)
