@@ -152,6 +152,40 @@ class ExperimentReport:
         msg = f"no arm {name!r} in experiment {self.id!r}"
         raise KeyError(msg)
 
+    def to_html(self) -> str:
+        """The report's section: the primary metric per arm as bars, then each arm's effects, escaped."""
+        from html import escape
+
+        from .report_html import bar_chart
+
+        chart = bar_chart(
+            [(a.name, 1000 * a.means.get(self.metric, 0.0)) for a in self.arms],
+            title=f"{self.metric} per 1,000 contacts, per arm",
+        )
+        srm = "sample-ratio alarm" if self.srm_alarm else "sample ratio ok"
+        head = (
+            f"<p>Experiment <code>{escape(self.id)}</code> (client {escape(self.client)}), {self.days:.1f} days, "
+            f"{self.contacts:,} contacts; {srm} (p = {self.srm_p:.3g}).</p>"
+        )
+        rows = []
+        for a in self.arms:
+            stop = f" <b class=warn>stopped: {escape(a.stop.reason)}</b>" if a.stop is not None else ""
+            change = ", ".join(f"{r} {v}" for r, v in a.overrides.items()) or "the workspace's rules"
+            for m, e in a.effects.items():
+                iv, sq = e.per_1000, e.sequential.scaled(1000)
+                sig = "yes" if e.significant else "no"
+                rows.append(
+                    f"<tr><td class=l>{escape(a.name)}{stop}</td><td class=l>{escape(change)}</td>"
+                    f"<td class=l>{escape(m)}</td><td>{iv.estimate:+.2f} [{iv.low:+.2f}, {iv.high:+.2f}]</td>"
+                    f"<td>[{sq.low:+.2f}, {sq.high:+.2f}]</td><td>{e.variance_reduction:.0%}</td><td>{sig}</td></tr>"
+                )
+        table = (
+            "<table><tr><th class=l>arm</th><th class=l>rules</th><th class=l>metric</th>"
+            "<th>change per 1,000 contacts (CUPED)</th><th>always-valid</th><th>variance removed</th>"
+            f"<th>significant</th></tr>{''.join(rows)}</table>"
+        )
+        return head + chart + table
+
     def to_dict(self) -> dict[str, Any]:
         """The report as plain JSON-ready data."""
         out = asdict(self)

@@ -47,7 +47,9 @@ def report(
 ) -> None:
     """KPIs per tier and pressure level, fatigue curves with their intervals, and list sizes, for a
     client and a month: one self-contained HTML file (--out; no network needed) and/or JSON (--json)."""
+    from ..experiments import report as experiment_report
     from ..measure import last_complete_month, measure, months_ending
+    from ..recommend import recommend as propose
     from ..report_html import ListSize, ReportData, render_html
 
     if out_path is None and not as_json:
@@ -76,6 +78,14 @@ def report(
             families=families or None,
             channels=channels or None,
         )
+        clients = [client] if client else m.clients
+        experiments = [experiment_report(ws.ledger, cfg, e.id, now) for e in cfg.experiments if e.client in clients]
+        recommendations = []
+        for name in clients:
+            try:
+                recommendations.append(propose(m, cfg, name, experiments=experiments))
+            except ConfigError:  # no weekly cap to recommend for: the section says nothing of it
+                continue
         owners = {a.name: cfg.client_of_account(a) for a in cfg.accounts}
         lists = [
             ListSize(owners.get(acc, ""), acc, name, size)
@@ -90,6 +100,8 @@ def report(
         client=client,
         time_zone=tz,
         lists=lists,
+        experiments=list(experiments),
+        recommendations=list(recommendations),
     )
     if out_path is not None:
         path = Path(out_path)
