@@ -361,7 +361,8 @@ GOOD_TOUCH = "1,a@x.io,email,acme,marketing,2024-01-01T00:00:00Z,,,"
                 "e1,a@x.io,click,2024-01-01T00:00:00Z,,,",
                 "e2,a@x.io,clicked,2024-01-01T00:00:00Z,,,",
             ),
-            f"data/acme/events.csv:4: type: expected one of {', '.join(sorted(ENGAGEMENT_TYPES))}, got 'clicked'",
+            f"data/acme/events.csv:4: type: expected one of "
+            f"{', '.join(sorted(ENGAGEMENT_TYPES | {'recommendation', 'referral', 'review'}))}, got 'clicked'",
         ),
         (
             "contacts.csv",

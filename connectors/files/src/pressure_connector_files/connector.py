@@ -212,7 +212,9 @@ class FilesConnector(Connector):
 
     def _records(self, kind: Kind, path: Path, rel: str, digest: Any) -> tuple[ExportReader, Iterator[Any]]:
         reader = ExportReader(path, rel, kind, digest)
-        return reader, parse_records(reader, timezone=self.timezone, default_brand=self.account.brand)
+        return reader, parse_records(
+            reader, timezone=self.timezone, default_brand=self.account.brand, types=self.engagement_types
+        )
 
     def _same_file(self, rel: str, expected: str, digest: Any) -> None:
         if digest.hexdigest() != expected:

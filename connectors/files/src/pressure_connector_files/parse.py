@@ -179,13 +179,15 @@ def parse_touch(row: Row, *, timezone: str, default_brand: str | None) -> Touch:
     )
 
 
-def parse_engagement(row: Row, *, timezone: str) -> Engagement:
-    """One engagement row; ``type`` must be a known engagement type."""
+def parse_engagement(row: Row, *, timezone: str, types: frozenset[str] = ENGAGEMENT_TYPES) -> Engagement:
+    """One engagement row; ``type`` must be one of ``types``: the built-in engagement types
+    and the relationship types the workspace declares (``[value] relationship``)."""
     event_id = _required(row, "event_id")
     email = _email(row)
     kind = _required(row, "type")
-    if kind not in ENGAGEMENT_TYPES:
-        raise RowError("type", f"expected one of {', '.join(sorted(ENGAGEMENT_TYPES))}, got {kind!r}")
+    if kind not in types:
+        extra = "" if types - ENGAGEMENT_TYPES else " (declare other relationship types under [value] relationship)"
+        raise RowError("type", f"expected one of {', '.join(sorted(types))}, got {kind!r}{extra}")
     at = _instant(row, "occurred_at", timezone, required=True)
     assert at is not None
     return Engagement(
@@ -269,11 +271,13 @@ class Kind:
     required: tuple[str, ...]
     optional: tuple[str, ...]
 
-    def parser(self, *, timezone: str, default_brand: str | None) -> Callable[[Row], Any]:
+    def parser(
+        self, *, timezone: str, default_brand: str | None, types: frozenset[str] = ENGAGEMENT_TYPES
+    ) -> Callable[[Row], Any]:
         if self.name == "touches":
             return lambda row: parse_touch(row, timezone=timezone, default_brand=default_brand)
         if self.name == "engagements":
-            return lambda row: parse_engagement(row, timezone=timezone)
+            return lambda row: parse_engagement(row, timezone=timezone, types=types)
         return lambda row: parse_contact(row, timezone=timezone)
 
 
@@ -537,10 +541,13 @@ class ExportReader:
 
 
 def parse_records(
-    reader: ExportReader, *, timezone: str, default_brand: str | None
+    reader: ExportReader, *, timezone: str, default_brand: str | None, types: frozenset[str] = ENGAGEMENT_TYPES
 ) -> Iterator[tuple[int, Any, BadRow | None]]:
-    """``(line, parsed row, None)`` for each good record, ``(line, None, BadRow)`` for each bad one."""
-    parse = reader.kind.parser(timezone=timezone, default_brand=default_brand)
+    """``(line, parsed row, None)`` for each good record, ``(line, None, BadRow)`` for each bad one.
+
+    ``types`` are the engagement types the workspace accepts (built-in and declared).
+    """
+    parse = reader.kind.parser(timezone=timezone, default_brand=default_brand, types=types)
     for line, row, bad in reader:
         if row is None:
             yield line, None, bad
