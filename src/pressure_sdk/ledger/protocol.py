@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..models import Batch, Touch
+from .facts import ContactHistory, ValueFact
 from .lists import Scope, SumFloor, TouchFilter
 from .store import DEFAULT_CLIENT, ConsentEntry, ContactRow, IngestResult, Member, RunRecord
 
@@ -272,4 +273,17 @@ class LedgerAPI(Protocol):
         self, now: int, policy_weights: dict[str, float], client: str | None = None
     ) -> list[tuple[str, int, int]]:
         """(tier, weighted touches in the last 7 days capped at 5 meaning 5+, contacts)."""
+        ...
+
+    # -- value and audit ----------------------------------------------------------
+
+    def value_facts(
+        self, client: str, until: int, types: Iterable[str], contact_ids: Sequence[int] | None = None
+    ) -> Iterator[ValueFact]:
+        """Per contact of ``client`` (or of ``contact_ids``), its events of ``types`` at or before
+        ``until``, grouped by type, brand and currency, ordered by contact, set-wise."""
+        ...
+
+    def history_of(self, contact_id: int) -> ContactHistory:
+        """Every touch and engagement of one contact, oldest first, and the accounts that know it."""
         ...
