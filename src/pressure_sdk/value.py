@@ -54,6 +54,9 @@ MIN_REPEAT = 5
 #: the segment of contacts who never bought
 PROSPECT = "prospect"
 _WEEK = 7 * DAY
+#: the search for each model parameter, in logs: a parameter at a bound means the data
+#: cannot tell it apart from the limit (e.g. every customer buying at the same rate)
+_BOUNDS = (-10.0, 10.0)
 
 
 @dataclass(slots=True, frozen=True)
@@ -313,6 +316,7 @@ def _clv(customers: list[tuple[int, _Acc]], at: int, horizon: int) -> tuple[ClvM
     if not np.all(np.isfinite(expected)):
         return fallback("the BG/NBD expectation is not finite for some customers")
     params = dict(zip(("r", "alpha", "a", "b"), bg, strict=True))
+    bounded = [k for k, val in params.items() if abs(math.log(val)) > _BOUNDS[1] - 0.01]
     spenders = (x > 0) & (mean_spend > 0)
     gg = _fit_gamma_gamma(x[spenders], mean_spend[spenders]) if int(spenders.sum()) >= MIN_REPEAT else None
     if gg is None:
@@ -323,6 +327,9 @@ def _clv(customers: list[tuple[int, _Acc]], at: int, horizon: int) -> tuple[ClvM
         params.update(p=p, q=q, v=v)
         per_day = np.where(x > 0, p * (v + x * mean_spend) / (p * x + q - 1), p * v / (q - 1))
         method, note = "bg-nbd+gamma-gamma", ""
+    if bounded:
+        limit = f"BG/NBD parameter(s) {', '.join(bounded)} at the bound of the search: the data cannot tell them apart"
+        note = f"{note}; {limit}" if note else limit
     values = np.maximum(expected * per_day, 0.0)
     return ClvModel(method, params, n, repeat, days, note), dict(zip(ids, values.tolist(), strict=True))
 
@@ -345,7 +352,7 @@ def _fit_bgnbd(x: Any, tx: Any, T: Any) -> tuple[float, float, float, float] | N
         return -total if math.isfinite(total) else 1e300
 
     scale = float(np.mean(T)) or 1.0
-    res = minimize(nll, np.log([1.0, scale, 1.0, 1.0]), method="Nelder-Mead", options={"maxiter": 4000})
+    res = minimize(nll, np.log([1.0, scale, 1.0, 1.0]), method="L-BFGS-B", bounds=[_BOUNDS] * 4)
     r, alpha, a, b = (float(v) for v in np.exp(res.x))
     if not res.success or not all(math.isfinite(v) for v in (r, alpha, a, b)):
         return None
@@ -386,7 +393,8 @@ def _fit_gamma_gamma(x: Any, m: Any) -> tuple[float, float, float] | None:
         total = float(ll.sum())
         return -total if math.isfinite(total) else 1e300
 
-    res = minimize(nll, np.log([1.0, 2.0, float(np.mean(m)) or 1.0]), method="Nelder-Mead", options={"maxiter": 4000})
+    start = np.log([1.0, 2.0, float(np.mean(m)) or 1.0])
+    res = minimize(nll, start, method="L-BFGS-B", bounds=[_BOUNDS] * 3)
     p, q, v = (float(val) for val in np.exp(res.x))
     if not res.success or q <= 1 or not all(math.isfinite(val) for val in (p, q, v)):
         return None

@@ -1098,7 +1098,6 @@ class PostgresLedger:
             )
         return {cid for (cid,) in rows}
 
-
     # -- value and audit ----------------------------------------------------------
 
     def value_facts(

@@ -1030,7 +1030,6 @@ class Ledger(ListQueries):
             (client,),
         ).fetchall()
 
-
     # -- value and audit ----------------------------------------------------------
 
     def value_facts(
