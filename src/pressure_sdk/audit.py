@@ -191,21 +191,28 @@ class ContactAudit:
             scope = "every brand of the client" if c.scope == CLIENT_WIDE else f"scope {c.scope}"
             lines.append(f"  {c.channel:<6} {scope}: {c.status} since {day(c.since)} (by {c.brand})")
         lines.append("lists: " + (", ".join(f"{a}/{lst}" for a, lst in self.lists) or "on no pushed list"))
-        lines.append(f"history: {len(self.touches)} touches, {len(self.engagements)} engagements")
-        for t in self.touches[-last:]:
+        lines.append(f"history: {len(self.touches)} touches, {len(self.engagements)} engagements (last {last})")
+        events: list[tuple[int, int, str]] = []
+        for i, t in enumerate(self.touches):
             what = " ".join(x for x in (t.campaign, t.product) if x)
-            lines.append(f"  {day(t.at)}  sent    {t.brand:<14} {t.channel:<6} {t.family:<13} {t.account:<14} {what}")
-        for e in self.engagements[-last:]:
+            line = f"{'sent':<10} {t.brand:<14} {t.channel:<6} {t.family:<13} {t.account:<14} {what}"
+            events.append((t.at, i, line))
+        for i, e in enumerate(self.engagements):
             amount = f"{e.amount:g} {e.currency or self.currency}" if e.amount is not None else ""
             what = " ".join(x for x in (e.product, amount) if x)
-            lines.append(
-                f"  {day(e.at)}  {e.type:<7} {e.brand or '-':<14} {e.channel or '-':<6} {'':<13} {e.account:<14} {what}"
-            )
-        lines.append("allowed now:")
+            line = f"{e.type:<10} {e.brand or '-':<14} {e.channel or '-':<6} {'':<13} {e.account:<14} {what}"
+            events.append((e.at, len(self.touches) + i, line))
+        events.sort()
+        for at, _, line in events[len(events) - last :] if last else []:
+            lines.append(f"  {day(at)}  {line.rstrip()}")
+        exempt = sorted({d.family for d in self.verdicts if d.exempt})
+        lines.append("allowed now" + (f" (exempt, always allowed: {', '.join(exempt)})" if exempt else "") + ":")
         for d in self.verdicts:
+            if d.exempt:
+                continue
             head = f"  {d.brand:<14} {d.channel:<6} {d.family:<13}"
             if d.allowed:
-                lines.append(f"{head} allowed" + (" (exempt)" if d.exempt else ""))
+                lines.append(f"{head} allowed")
             else:
                 nxt = to_iso(d.next_allowed_at, tz) if d.next_allowed_at else "not until consent or capital changes"
                 lines.append(f"{head} BLOCKED: {'; '.join(d.reasons)} (next: {nxt})")
