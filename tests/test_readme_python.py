@@ -19,7 +19,9 @@ from pressure_sdk.explain import Membership, membership
 from pressure_sdk.ledger import Ledger
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
-API = README[README.index("\n## Python API\n") : README.index("\n## Connectors\n")]
+_API_START = README.index("\n## Python API\n")
+#: the Python API section: up to the next section, whichever it is
+API = README[_API_START : README.index("\n## ", _API_START + 1)]
 
 CONFIG = """
 [workspace]
@@ -117,6 +119,8 @@ def bare(fn: Callable[..., Any]) -> str:
         Workspace.plan,
         Workspace.explain,
         Workspace.open,
+        Workspace.contact,
+        Workspace.value_table,
         membership,
     ],
     ids=lambda f: f.__name__,

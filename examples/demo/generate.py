@@ -40,13 +40,15 @@ from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import gen_value  # the value data (amounts, reviews, referrals): a module beside this one
+
 DEFAULT_SEED = 20261116
 DEFAULT_CONTACTS = 6000
 DEFAULT_DAYS = 90
 DEFAULT_END = "2026-11-16T00:00:00+00:00"
 
 TOUCH_HEADER = ["event_id", "email", "channel", "brand", "family", "sent_at", "weight", "campaign", "product"]
-ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product"]
+ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product", "amount", "currency"]
 CONTACT_HEADER = ["email", "timezone", "max_per_week", "paused_until"]
 
 MP, MO, VE = "maison-paris", "maison-outlet", "velo"
@@ -274,6 +276,8 @@ class Generator:
         self.members: dict[str, list[Person]] = {b: [] for b in BRANDS}
         self.persons: list[Person] = []
         self.contact_rows: dict[str, list[list[str]]] = {b: [] for b in CONTACT_EXPORTS}
+        #: engagement sequence number -> (amount, currency), filled by gen_value
+        self.amounts: dict[int, tuple[str, str]] = {}
 
     # -- scheduling -----------------------------------------------------------
 
@@ -791,8 +795,8 @@ class Generator:
                 folder / "engagements.csv.gz",
                 ENGAGEMENT_HEADER,
                 (
-                    [f"{pre}-e-{i:06d}", email, etype, self.fmt(ts, b), ch, b, prod]
-                    for i, (ts, _, email, etype, ch, prod) in enumerate(rows, start=1)
+                    [f"{pre}-e-{i:06d}", email, etype, self.fmt(ts, b), ch, b, prod, *self.amounts.get(seq, ("", ""))]
+                    for i, (ts, seq, email, etype, ch, prod) in enumerate(rows, start=1)
                 ),
             )
             if b in self.contact_rows:
@@ -872,6 +876,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.make_people()
     gen.plan()
     gen.run()
+    gen_value.enrich(gen)  # purchases with amounts, reviews, referrals, recommendations
     sizes = gen.write(args.out)
     print(summary(gen, sizes, time.perf_counter() - began))
     return 0

@@ -316,7 +316,6 @@ def _clv(customers: list[tuple[int, _Acc]], at: int, horizon: int) -> tuple[ClvM
     if not np.all(np.isfinite(expected)):
         return fallback("the BG/NBD expectation is not finite for some customers")
     params = dict(zip(("r", "alpha", "a", "b"), bg, strict=True))
-    bounded = [k for k, val in params.items() if abs(math.log(val)) > _BOUNDS[1] - 0.01]
     spenders = (x > 0) & (mean_spend > 0)
     gg = _fit_gamma_gamma(x[spenders], mean_spend[spenders]) if int(spenders.sum()) >= MIN_REPEAT else None
     if gg is None:
@@ -327,8 +326,9 @@ def _clv(customers: list[tuple[int, _Acc]], at: int, horizon: int) -> tuple[ClvM
         params.update(p=p, q=q, v=v)
         per_day = np.where(x > 0, p * (v + x * mean_spend) / (p * x + q - 1), p * v / (q - 1))
         method, note = "bg-nbd+gamma-gamma", ""
+    bounded = [k for k, val in params.items() if abs(math.log(val)) > _BOUNDS[1] - 0.01]
     if bounded:
-        limit = f"BG/NBD parameter(s) {', '.join(bounded)} at the bound of the search: the data cannot tell them apart"
+        limit = f"parameter(s) {', '.join(bounded)} at the bound of the search: the data cannot tell them apart"
         note = f"{note}; {limit}" if note else limit
     values = np.maximum(expected * per_day, 0.0)
     return ClvModel(method, params, n, repeat, days, note), dict(zip(ids, values.tolist(), strict=True))
