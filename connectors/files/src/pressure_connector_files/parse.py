@@ -186,8 +186,8 @@ def parse_engagement(row: Row, *, timezone: str, types: frozenset[str] = ENGAGEM
     email = _email(row)
     kind = _required(row, "type")
     if kind not in types:
-        extra = "" if types - ENGAGEMENT_TYPES else " (declare other relationship types under [value] relationship)"
-        raise RowError("type", f"expected one of {', '.join(sorted(types))}, got {kind!r}{extra}")
+        hint = " (the workspace may declare other relationship types under [value] relationship)"
+        raise RowError("type", f"expected one of {', '.join(sorted(types))}, got {kind!r}{hint}")
     at = _instant(row, "occurred_at", timezone, required=True)
     assert at is not None
     return Engagement(
