@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pressure_sdk.config import parse_config
 from pressure_sdk.errors import ConfigError, InvalidValueError
@@ -125,6 +128,15 @@ def test_quintiles_rank_within_the_set_and_ties_share_a_score() -> None:
     assert quintiles([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
     assert quintiles([7, 7, 7]) == [4, 4, 4]
     assert quintiles([]) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 40.0, 1e6]), min_size=1, max_size=40))
+def test_quintiles_are_those_of_scipys_average_ranks(values: list[float]) -> None:
+    from scipy.stats import rankdata
+
+    n = len(values)
+    assert quintiles(values) == [max(1, min(5, math.ceil(5 * float(r) / n))) for r in rankdata(values)]
 
 
 def test_segments_follow_the_documented_table() -> None:

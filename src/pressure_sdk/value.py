@@ -264,11 +264,21 @@ def quintiles(values: Sequence[float]) -> list[int]:
     """1 to 5 by quintile of rank (ties share their average rank); higher values score higher."""
     if not values:
         return []
-    from scipy.stats import rankdata
+    import numpy as np
 
-    n = len(values)
-    ranks = rankdata(values, method="average")
-    return [max(1, min(5, math.ceil(5 * float(rk) / n))) for rk in ranks]
+    # average ranks of ties, as scipy.stats.rankdata(method="average") gives them, without
+    # importing scipy.stats (a second of start-up for one function)
+    a = np.asarray(values, dtype=float)
+    n = len(a)
+    order = np.argsort(a, kind="mergesort")
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.arange(n)
+    ordered = a[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]]
+    dense = first.cumsum()[inverse]
+    bounds = np.r_[np.nonzero(first)[0], n]
+    ranks = 0.5 * (bounds[dense] + bounds[dense - 1] + 1)
+    return np.clip(np.ceil(5 * ranks / n), 1, 5).astype(int).tolist()
 
 
 def _rfm(accs: dict[int, _Acc], customers: list[int], at: int) -> dict[int, tuple[int, int, int]]:
