@@ -297,3 +297,7 @@ def test_clv_uses_the_fitted_models_when_the_client_has_enough_customers(
     assert t.model.customers == 60
     assert all(v.clv >= 0 for v in t.contacts.values())
     assert len({round(v.clv, 6) for v in t.contacts.values()}) > 10
+    # a table for segments only fits nothing and gives the same segments
+    seg = compute_values(ws.ledger, ws.config, "default", NOW, clv=False)
+    assert seg.model.method == "none" and all(v.clv == 0 for v in seg.contacts.values())
+    assert {c: v.segment for c, v in seg.contacts.items()} == {c: v.segment for c, v in t.contacts.items()}

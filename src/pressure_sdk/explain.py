@@ -200,7 +200,7 @@ def membership(
     if lst.kind == "care":
         return _care(ws, key, client, acc.name, lst.name, now, cand, state, row is not None, in_audience, pushed)
     if policy.uses_value_segments:
-        state.value_segment = "prospect" if row is None else ws.value_table(client, now).segment_of(row.id)
+        state.value_segment = "prospect" if row is None else ws._segments(client, now).segment_of(row.id)
     reasons = policy.evaluate(cand, state, history, skip_hours=True)
     exempt = policy.is_exempt(cand.family)
     on_list = in_audience and bool(reasons)

@@ -89,7 +89,7 @@ def compute_lists(
                 client = client_of[t.key.account]
                 table = tables.get(client)
                 if table is None:
-                    table = tables[client] = compute_values(ledger, policy.cfg, client, now)
+                    table = tables[client] = compute_values(ledger, policy.cfg, client, now, clv=False)
                 ids = ledger.account_contacts(t.key.account) if t.key in mine_everyone else mine_blocked[t.key]
                 blocked[t.key].update(cid for cid in ids if table.segment_of(cid) in c.segments)
     out: dict[ListKey, set[int]] = {}

@@ -64,8 +64,9 @@ class ClvModel:
     """How lifetime values were estimated for one client: the method, its fitted parameters.
 
     ``method`` is ``bg-nbd+gamma-gamma`` (both fitted), ``bg-nbd+mean-spend`` (too few repeat
-    spenders for Gamma-Gamma: each customer's own mean spend) or ``historical-rate`` (no fit:
-    see the module's docstring); ``note`` says why when it is not the first.
+    spenders for Gamma-Gamma: each customer's own mean spend), ``historical-rate`` (no fit:
+    see the module's docstring) or ``none`` (a table for segments only); ``note`` says why
+    when it is not the first.
     """
 
     method: str
@@ -177,8 +178,12 @@ def value_types(cfg: WorkspaceConfig) -> frozenset[str]:
     return frozenset({"purchase", *cfg.value.relationship})
 
 
-def compute_values(ledger: LedgerAPI, cfg: WorkspaceConfig, client: str, at: int) -> ValueTable:
-    """The value of every contact of ``client`` with a purchase or relationship event at or before ``at``."""
+def compute_values(ledger: LedgerAPI, cfg: WorkspaceConfig, client: str, at: int, *, clv: bool = True) -> ValueTable:
+    """The value of every contact of ``client`` with a purchase or relationship event at or before ``at``.
+
+    With ``clv=False`` the lifetime values are left at 0 and no model is fitted: enough for
+    segments (RFM), which is what rules and lists need, at a fraction of the cost.
+    """
     vc = cfg.value
     currency = vc.currency_of(client)
     accs: dict[int, _Acc] = {}
@@ -190,11 +195,15 @@ def compute_values(ledger: LedgerAPI, cfg: WorkspaceConfig, client: str, at: int
         _add(a, f, vc, currency, left_out)
     customers = [cid for cid, a in accs.items() if a.days > 0]
     scores = _rfm(accs, customers, at)
-    model, clv = _clv([(cid, accs[cid]) for cid in customers], at, vc.horizon)
+    if clv:
+        model, clvs = _clv([(cid, accs[cid]) for cid in customers], at, vc.horizon)
+    else:
+        repeat = sum(1 for cid in customers if accs[cid].days > 1)
+        model, clvs = ClvModel("none", {}, len(customers), repeat, vc.horizon / DAY, "not computed"), {}
     out: dict[int, ContactValue] = {}
     for cid, a in accs.items():
         r, f_, m = scores.get(cid, (0, 0, 0))
-        c = clv.get(cid, 0.0)
+        c = clvs.get(cid, 0.0)
         shares = {b: s / a.spend for b, s in a.spend_by_brand.items()} if a.spend > 0 else {}
         by_brand = {
             b: c * shares.get(b, 0.0) + a.points_by_brand.get(b, 0.0) * vc.point_value

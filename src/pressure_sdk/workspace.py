@@ -133,6 +133,12 @@ class Workspace:
         self.vocabulary.client(client)
         return audit(self, email, client, self.now() if at is None else to_epoch(at))
 
+    def _segments(self, client: str, at: int | None = None) -> ValueTable:
+        """A value table for segments only (RFM, no lifetime value): what rules need."""
+        from .value import compute_values
+
+        return compute_values(self.ledger, self.config, client, self.now() if at is None else at, clv=False)
+
     def _segment(self, state: ContactState, client: str, contact_id: int | None, tables: dict[str, ValueTable]) -> None:
         """Give ``state`` its value segment as of now, when some rule targets segments."""
         if not self.policy.uses_value_segments:
@@ -142,7 +148,7 @@ class Workspace:
             return
         table = tables.get(client)
         if table is None:
-            table = tables[client] = self.value_table(client)
+            table = tables[client] = self._segments(client)
         state.value_segment = table.segment_of(contact_id)
 
     def _decide(self, cand: Candidate, client: str, *, explain: bool) -> tuple[Decision, int | None]:
@@ -289,18 +295,20 @@ class Workspace:
             by_contact[owner, key].append(i)
         out: list[Decision | None] = [None] * len(cands)
         p = self.policy
-        tables: dict[str, ValueTable] = {}
+        #: segments (RFM) for rules, and whole values (with CLV) for arbitration, per client
+        segments: dict[str, ValueTable] = {}
+        values: dict[str, ValueTable] = {}
         by_value = self.config.value.arbitration
         for (owner, email), idx in by_contact.items():
             mine = [cands[i] for i in idx]
             lo = min(c.at for c in mine)
             hi = max(c.at for c in mine)
             state, history, contact_id = self._load(email, owner, lo, hi + p.lookback)
-            self._segment(state, owner, contact_id, tables)
+            self._segment(state, owner, contact_id, segments)
             if by_value and contact_id is not None:
-                table = tables.get(owner)
+                table = values.get(owner)
                 if table is None:
-                    table = tables[owner] = self.value_table(owner)
+                    table = values[owner] = self.value_table(owner)
                 # the contact's value at each candidate's brand, unless the caller valued it
                 mine = [c if c.value else replace(c, value=table.brand_value(contact_id, c.brand)) for c in mine]
             for i, d in zip(idx, arbitrate(p, state, history, mine), strict=True):
