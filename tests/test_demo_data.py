@@ -159,8 +159,7 @@ def test_committed_purchases_carry_amounts_and_relationship_events_follow_them(d
     assert all(r["amount"] == "" and r["currency"] == "" for r in demo.engagements if r["type"] != "purchase")
     # the outlet sells the maison catalogue cheaper than Paris
     mean = {
-        b: sum(float(r["amount"]) for r in purchases if r["brand"] == b)
-        / sum(1 for r in purchases if r["brand"] == b)
+        b: sum(float(r["amount"]) for r in purchases if r["brand"] == b) / sum(1 for r in purchases if r["brand"] == b)
         for b in ("maison-paris", "maison-outlet")
     }
     assert mean["maison-outlet"] < 0.8 * mean["maison-paris"]
