@@ -301,3 +301,20 @@ def test_clv_uses_the_fitted_models_when_the_client_has_enough_customers(
     seg = compute_values(ws.ledger, ws.config, "default", NOW, clv=False)
     assert seg.model.method == "none" and all(v.clv == 0 for v in seg.contacts.values())
     assert {c: v.segment for c, v in seg.contacts.items()} == {c: v.segment for c, v in t.contacts.items()}
+
+
+def test_declared_types_may_score_and_quiet_like_built_in_ones(make_ledger_workspace: Callable[..., Any]) -> None:
+    ws = make_ledger_workspace(
+        brands={"a": {}},
+        value={"relationship": {"unboxing": 4}},
+        scoring={"weights": {"click": 3, "unboxing": 6}},
+        rules=[{"id": "thanks", "kind": "quiet", "after": ["unboxing"], "for": "2d", "families": ["marketing"]}],
+        tiers=[{"name": "engaged", "min_score": 6, "lookback": "30d"}, {"name": "other"}],
+    )
+    ws.ledger.ingest(Batch(engagements=[event(1, "a@x.com", "unboxing", NOW - DAY)]), account="shop")
+    d = ws.decide("a@x.com", "email", "a", "marketing", NOW)
+    assert [r.rule_id for r in d.reasons] == ["thanks"]
+    assert ws.contact("a@x.com", at=NOW).tier == "engaged"
+    assert ws.decide("a@x.com", "email", "a", "marketing", NOW + 2 * DAY).allowed
+    with pytest.raises(ConfigError, match=r"scoring.weights: unknown event type 'unboxing'"):
+        parse_config({"scoring": {"weights": {"unboxing": 6}}})

@@ -325,14 +325,8 @@ class QuietRule(_RuleBase):
 
     _dur = field_validator("for_", mode="before")(lambda cls, v, info: _duration(v, info))
 
-    @field_validator("after")
-    @classmethod
-    def _types(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - ENGAGEMENT_TYPES)
-        if unknown:
-            msg = f"unknown event type(s) {unknown}; expected some of {sorted(ENGAGEMENT_TYPES)}"
-            raise ValueError(msg)
-        return v
+    # event types are checked against the workspace's (built-in and declared relationship
+    # types) in WorkspaceConfig._references
 
 
 _HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
@@ -407,16 +401,8 @@ DEFAULT_TIERS = [
 class ScoringConfig(_Model):
     """Points per engagement type. Clicks weigh more than opens, which privacy features inflate."""
 
+    #: event types are checked against the workspace's (built-in and declared relationship types)
     weights: dict[str, float] = Field(default_factory=lambda: {"open": 0.5, "click": 3, "reply": 3, "purchase": 5})
-
-    @field_validator("weights")
-    @classmethod
-    def _types(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - ENGAGEMENT_TYPES)
-        if unknown:
-            msg = f"unknown event type(s) {unknown}; expected some of {sorted(ENGAGEMENT_TYPES)}"
-            raise ValueError(msg)
-        return v
 
 
 class ToleranceConfig(_Model):
@@ -570,9 +556,12 @@ class WorkspaceConfig(_Model):
                 check(f"{where}.{label}brands", "brand", f.brands, set(self.brands))
             if isinstance(rule, CapRule) and isinstance(rule.max, dict):
                 check(f"{where}.max", "tier", [k for k in rule.max if k != "default"], tiers)
+            if isinstance(rule, QuietRule):
+                check(f"{where}.after", "event type", rule.after, set(self.engagement_types))
         if self.tolerance.enabled:
             check("tolerance.blocks", "family", self.tolerance.blocks, set(self.families))
         check("value.client_currency", "client", list(self.value.client_currency), clients)
+        check("scoring.weights", "event type", list(self.scoring.weights), set(self.engagement_types))
         names: set[str] = set()
         for i, acc in enumerate(self.accounts):
             where = f"accounts[{i}] ({acc.name})"
