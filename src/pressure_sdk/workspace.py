@@ -40,6 +40,8 @@ class Workspace:
         self.ledger = ledger if ledger is not None else open_ledger(config.ledger_target)
         self._frozen = config.clock
         self.vocabulary = Vocabulary(config)
+        #: value segments per (client, evaluation instant), see :meth:`_segments`
+        self._segment_tables: dict[tuple[str, int], ValueTable] = {}
 
     def now(self) -> int:
         """The workspace's current instant: ``workspace.now`` if set, else the clock."""
@@ -134,10 +136,22 @@ class Workspace:
         return audit(self, email, client, self.now() if at is None else to_epoch(at))
 
     def _segments(self, client: str, at: int | None = None) -> ValueTable:
-        """A value table for segments only (RFM, no lifetime value): what rules need."""
+        """A value table for segments only (RFM, no lifetime value): what rules need.
+
+        Computed once per client and evaluation instant by this workspace: repeated
+        decisions or explanations at one instant (a frozen clock, a batch) share it, and
+        with the real clock the instant, hence the table, changes every second.
+        """
         from .value import compute_values
 
-        return compute_values(self.ledger, self.config, client, self.now() if at is None else at, clv=False)
+        when = self.now() if at is None else at
+        table = self._segment_tables.get((client, when))
+        if table is None:
+            if len(self._segment_tables) >= 8:
+                self._segment_tables.pop(next(iter(self._segment_tables)))
+            table = compute_values(self.ledger, self.config, client, when, clv=False)
+            self._segment_tables[client, when] = table
+        return table
 
     def _segment(self, state: ContactState, client: str, contact_id: int | None, tables: dict[str, ValueTable]) -> None:
         """Give ``state`` its value segment as of now, when some rule targets segments."""
