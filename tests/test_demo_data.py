@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pressure_sdk.models import ENGAGEMENT_TYPES
+from pressure_sdk.config import load_config
 
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo"
 GENERATE = DEMO / "generate.py"
@@ -28,7 +28,7 @@ BRANDS = ("maison-paris", "maison-outlet", "velo")
 DAY = 86400
 
 TOUCH_HEADER = ["event_id", "email", "channel", "brand", "family", "sent_at", "weight", "campaign", "product"]
-ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product"]
+ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product", "amount", "currency"]
 CONTACT_HEADER = ["email", "timezone", "max_per_week", "paused_until"]
 
 
@@ -146,11 +146,33 @@ def test_committed_files_follow_the_contract() -> None:
             assert ats == sorted(ats), f"{brand}/{kind}: rows not sorted by time"
             assert {r["brand"] for r in rows} == {brand}
             if kind == "engagements":
-                assert {r["type"] for r in rows} <= ENGAGEMENT_TYPES
+                assert {r["type"] for r in rows} <= load_config(DEMO / "pressure.toml").engagement_types
             else:
                 assert all(r["weight"] == "" or float(r["weight"]) > 0 for r in rows)
                 promos = [r for r in rows if r["family"] == "marketing" and r["product"]]
                 assert promos and all(r["campaign"] for r in promos)
+
+
+def test_committed_purchases_carry_amounts_and_relationship_events_follow_them(demo: Demo) -> None:
+    purchases = [r for r in demo.engagements if r["type"] == "purchase"]
+    assert purchases and all(r["currency"] == "EUR" and float(r["amount"]) > 0 for r in purchases)
+    assert all(r["amount"] == "" and r["currency"] == "" for r in demo.engagements if r["type"] != "purchase")
+    # the outlet sells the maison catalogue cheaper than Paris
+    mean = {
+        b: sum(float(r["amount"]) for r in purchases if r["brand"] == b) / sum(1 for r in purchases if r["brand"] == b)
+        for b in ("maison-paris", "maison-outlet")
+    }
+    assert mean["maison-outlet"] < 0.8 * mean["maison-paris"]
+    kinds = Counter(r["type"] for r in demo.engagements)
+    assert kinds["review"] > 50 and kinds["referral"] > 5 and kinds["recommendation"] > 20
+    # a review follows a purchase of the same product by the same contact, at the same brand
+    bought: dict[tuple[str, str, str], int] = {}
+    for r in purchases:
+        k = (r["key"], r["brand"], r["product"])
+        bought[k] = min(bought.get(k, r["at"]), r["at"])  # type: ignore[call-overload]
+    for r in demo.engagements:
+        if r["type"] == "review" and r["product"]:
+            assert bought.get((r["key"], r["brand"], r["product"]), r["at"] + 1) < r["at"]
 
 
 def test_committed_contacts_carry_zones_frequencies_and_pauses(demo: Demo) -> None:

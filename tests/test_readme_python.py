@@ -119,6 +119,8 @@ def bare(fn: Callable[..., Any]) -> str:
         Workspace.plan,
         Workspace.explain,
         Workspace.open,
+        Workspace.contact,
+        Workspace.value_table,
         membership,
     ],
     ids=lambda f: f.__name__,

@@ -41,6 +41,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from fatigue import Planted  # the planted fatigue curve, next to this script
+import gen_value  # the value data (amounts, reviews, referrals): a module beside this one
 
 DEFAULT_SEED = 20261116
 DEFAULT_CONTACTS = 6000
@@ -48,7 +49,7 @@ DEFAULT_DAYS = 90
 DEFAULT_END = "2026-11-16T00:00:00+00:00"
 
 TOUCH_HEADER = ["event_id", "email", "channel", "brand", "family", "sent_at", "weight", "campaign", "product"]
-ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product"]
+ENGAGEMENT_HEADER = ["event_id", "email", "type", "occurred_at", "channel", "brand", "product", "amount", "currency"]
 CONTACT_HEADER = ["email", "timezone", "max_per_week", "paused_until"]
 
 MP, MO, VE = "maison-paris", "maison-outlet", "velo"
@@ -277,6 +278,8 @@ class Generator:
         self.persons: list[Person] = []
         self.contact_rows: dict[str, list[list[str]]] = {b: [] for b in CONTACT_EXPORTS}
         self.fatigue = Planted(enabled=planted)
+        #: engagement sequence number -> (amount, currency), filled by gen_value
+        self.amounts: dict[int, tuple[str, str]] = {}
 
     # -- scheduling -----------------------------------------------------------
 
@@ -801,8 +804,8 @@ class Generator:
                 folder / "engagements.csv.gz",
                 ENGAGEMENT_HEADER,
                 (
-                    [f"{pre}-e-{i:06d}", email, etype, self.fmt(ts, b), ch, b, prod]
-                    for i, (ts, _, email, etype, ch, prod) in enumerate(rows, start=1)
+                    [f"{pre}-e-{i:06d}", email, etype, self.fmt(ts, b), ch, b, prod, *self.amounts.get(seq, ("", ""))]
+                    for i, (ts, seq, email, etype, ch, prod) in enumerate(rows, start=1)
                 ),
             )
             if b in self.contact_rows:
@@ -1094,6 +1097,7 @@ def main(argv: list[str] | None = None) -> int:
     gen.plan()
     gen.run()
     __import__("gen_experiment").plant(gen, args.seed)  # the experiment's planted effect
+    gen_value.enrich(gen)  # purchases with amounts, reviews, referrals, recommendations
     sizes = gen.write(args.out)
     print(summary(gen, sizes, time.perf_counter() - began))
     # the call centre's story is pinned to November 2026 (its opposition answer and call

@@ -37,6 +37,8 @@ class _Model(BaseModel):
 
 
 _EXAMPLES = "such as '36h', '7d' or '2w'"
+#: the value segments rules may target (see :mod:`pressure_sdk.value`)
+VALUE_SEGMENTS = ("champions", "loyal", "new", "potential", "at_risk", "hibernating", "prospect")
 
 
 def _owner(info: ValidationInfo | None) -> str:
@@ -166,9 +168,15 @@ class BrandConfig(_Model):
 
 
 class ListConfig(_Model):
-    """A suppression list an account keeps: who must not get this kind of message now."""
+    """A list an account keeps on its platform.
+
+    A ``suppression`` list (the default) holds who must not get this kind of message now;
+    a ``care`` list holds the contacts flagged for care (tolerance capital below
+    ``value.care_threshold``, by default the tolerance threshold), e.g. for a service team.
+    """
 
     name: str
+    kind: Literal["suppression", "care"] = "suppression"
     channel: str = "email"
     family: str = "marketing"
     #: defaults to the account's brand
@@ -247,6 +255,17 @@ class _RuleBase(_Model):
     reference: str | None = None
     #: who the rule's counter belongs to, as reasons name it (preset rules: ``brand X``, ``professional Y``)
     scope_name: str | None = None
+    #: only contacts in these value segments (``[value]``): the rule applies to no one else
+    value_segments: list[str] | None = None
+
+    @field_validator("value_segments")
+    @classmethod
+    def _segments(cls, v: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(v or ()) - set(VALUE_SEGMENTS))
+        if unknown:
+            msg = f"unknown value segment(s) {unknown}; expected some of {list(VALUE_SEGMENTS)}"
+            raise ValueError(msg)
+        return v
 
     def count_filter(self) -> Filter:
         """Which touches fill the rule's counter: ``counts``, else the rule's own filters."""
@@ -333,14 +352,8 @@ class QuietRule(_RuleBase):
 
     _dur = field_validator("for_", mode="before")(lambda cls, v, info: _duration(v, info))
 
-    @field_validator("after")
-    @classmethod
-    def _types(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - ENGAGEMENT_TYPES)
-        if unknown:
-            msg = f"unknown event type(s) {unknown}; expected some of {sorted(ENGAGEMENT_TYPES)}"
-            raise ValueError(msg)
-        return v
+    # event types are checked against the workspace's (built-in and declared relationship
+    # types) in WorkspaceConfig._references
 
 
 _HHMM = re.compile(r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
@@ -439,16 +452,8 @@ DEFAULT_TIERS = [
 class ScoringConfig(_Model):
     """Points per engagement type. Clicks weigh more than opens, which privacy features inflate."""
 
+    #: event types are checked against the workspace's (built-in and declared relationship types)
     weights: dict[str, float] = Field(default_factory=lambda: {"open": 0.5, "click": 3, "reply": 3, "purchase": 5})
-
-    @field_validator("weights")
-    @classmethod
-    def _types(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - ENGAGEMENT_TYPES)
-        if unknown:
-            msg = f"unknown event type(s) {unknown}; expected some of {sorted(ENGAGEMENT_TYPES)}"
-            raise ValueError(msg)
-        return v
 
 
 class ToleranceConfig(_Model):
@@ -468,6 +473,78 @@ class ToleranceConfig(_Model):
     _dur = field_validator("lookback", mode="before")(lambda cls, v, info: _duration(v, info))
 
 
+#: relationship events beyond purchases that every workspace knows, and their default weights
+DEFAULT_RELATIONSHIP: dict[str, float] = {"review": 3.0, "referral": 5.0, "recommendation": 2.0}
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class ValueConfig(_Model):
+    """``[value]``: how contacts' value is measured (RFM, CLV, relationship) and used.
+
+    ``relationship`` declares engagement types beyond the built-in ones (reviews,
+    referrals, recommendations, …) with the points each is worth; sources may then send
+    them. Amounts are in ``currency`` (per client in ``client_currency``); an amount in
+    another currency counts through ``rates`` (units of the client's currency per unit of
+    the other), and without a rate it is left out (and said so).
+    """
+
+    #: the currency value is measured in (ISO 4217)
+    currency: str = "EUR"
+    #: a client's own currency, when it is not ``currency``
+    client_currency: dict[str, str] = Field(default_factory=dict)
+    #: units of the client's currency one unit of another is worth: ``{ USD = 0.92 }``
+    rates: dict[str, float] = Field(default_factory=dict)
+    #: relationship event types and their points; declared types are accepted from every source
+    relationship: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_RELATIONSHIP))
+    #: what one relationship point is worth in the currency (the value score adds them to CLV)
+    point_value: float = Field(default=10.0, ge=0)
+    #: how far ahead the customer lifetime value looks
+    horizon: int = 365 * 86400
+    #: arbitration orders one contact's candidates by the contact's value at each candidate's brand
+    arbitration: bool = False
+    #: tolerance capital below which a contact is listed for care (default: the tolerance threshold)
+    care_threshold: float | None = None
+
+    _dur = field_validator("horizon", mode="before")(lambda cls, v, info: _duration(v, info))
+
+    @field_validator("currency")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Z]{3}", v):
+            msg = f"expected an ISO 4217 code such as 'EUR', got {v!r}"
+            raise ValueError(msg)
+        return v
+
+    @field_validator("client_currency", "rates")
+    @classmethod
+    def _codes(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, x in v.items():
+            code = x if isinstance(x, str) else key
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                msg = f"expected ISO 4217 codes such as 'EUR', got {code!r}"
+                raise ValueError(msg)
+            if not isinstance(x, str) and not (x > 0):
+                msg = f"a rate must be positive, got {key} = {x!r}"
+                raise ValueError(msg)
+        return v
+
+    @field_validator("relationship")
+    @classmethod
+    def _types(cls, v: dict[str, float]) -> dict[str, float]:
+        for name in v:
+            if name in ENGAGEMENT_TYPES:
+                msg = f"{name!r} is a built-in engagement type; relationship types are others (review, referral, …)"
+                raise ValueError(msg)
+            if not _EVENT_NAME.match(name):
+                msg = f"{name!r}: expected a lower-case name of letters, digits and '_' (at most 40)"
+                raise ValueError(msg)
+        return v
+
+    def currency_of(self, client: str) -> str:
+        """The currency ``client``'s value is measured in."""
+        return self.client_currency.get(client, self.currency)
+
+
 class WorkspaceConfig(_Model):
     """The whole workspace file."""
 
@@ -481,6 +558,7 @@ class WorkspaceConfig(_Model):
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     tolerance: ToleranceConfig = Field(default_factory=ToleranceConfig)
     experiments: list[ExperimentConfig] = Field(default_factory=list)
+    value: ValueConfig = Field(default_factory=ValueConfig)
 
     #: folder of the config file; relative paths are resolved against it
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -532,6 +610,8 @@ class WorkspaceConfig(_Model):
                 check(f"{where}.{label}brands", "brand", f.brands, set(self.brands))
             if isinstance(rule, CapRule) and isinstance(rule.max, dict):
                 check(f"{where}.max", "tier", [k for k in rule.max if k != "default"], tiers)
+            if isinstance(rule, QuietRule):
+                check(f"{where}.after", "event type", rule.after, set(self.engagement_types))
         if self.tolerance.enabled:
             check("tolerance.blocks", "family", self.tolerance.blocks, set(self.families))
         for owner, presets in [
@@ -542,6 +622,8 @@ class WorkspaceConfig(_Model):
                 problems.append(
                     f"{owner}.presets: fr-telemarketing judges calls, but 'call' is not in workspace.channels"
                 )
+        check("value.client_currency", "client", list(self.value.client_currency), clients)
+        check("scoring.weights", "event type", list(self.scoring.weights), set(self.engagement_types))
         names: set[str] = set()
         for i, acc in enumerate(self.accounts):
             where = f"accounts[{i}] ({acc.name})"
@@ -647,6 +729,11 @@ class WorkspaceConfig(_Model):
             msg = f"unknown client {client!r}; known: {self.client_names}"
             raise ConfigError(msg)
         return client
+
+    @property
+    def engagement_types(self) -> frozenset[str]:
+        """Every engagement type sources may send: the built-in ones and the declared relationship types."""
+        return ENGAGEMENT_TYPES | frozenset(self.value.relationship)
 
     @property
     def clock(self) -> int | None:

@@ -19,7 +19,7 @@ from .ledger import LedgerAPI
 from .models import CountedTouch, Decision, Reason
 from .phones import is_phone_key, key_phone
 from .policy import ContactState, Policy
-from .segments import list_candidate
+from .segments import care_threshold, list_candidate
 from .state import contact_state
 from .timeutil import to_iso
 from .validate import check_email, to_epoch
@@ -56,6 +56,8 @@ class Membership:
     leaves_at: int | None
     #: the contact's time zone (the workspace's when it has none), for display
     timezone: str
+    #: a care list: it holds the contacts flagged for care, not a suppression
+    care: bool = False
 
     @property
     def reasons(self) -> tuple[Reason, ...]:
@@ -93,11 +95,16 @@ class Membership:
         kind = f"{c.family} {c.channel} from {c.brand}" + (f" about {c.product}" if c.product else "")
         head = f"{self.email} is {'ON' if self.on_list else 'NOT on'} list {self.list} (account {self.account})"
         lines = [f"{head} as of {to_iso(self.at, tz)}"]
-        lines.append(f"  the list holds the contacts a {kind} would be blocked for (sending hours aside)")
+        if self.care:
+            lines.append("  the list holds the contacts flagged for care (tolerance capital below the care threshold)")
+        else:
+            lines.append(f"  the list holds the contacts a {kind} would be blocked for (sending hours aside)")
         if not self.known:
             lines.append(f"  not in the ledger of client {self.client}")
         elif not self.in_audience:
             lines.append(f"  account {self.account} does not hold this contact: only its audience is listed")
+        elif self.care and not self.on_list:
+            lines.append("  not flagged for care: its tolerance capital is at or above the care threshold")
         elif self.decision.exempt:
             lines.append(f"  {c.family} is an exempt family: never blocked, so the list is always empty")
         elif not self.on_list:
@@ -195,6 +202,10 @@ def membership(
         history = policy.counted(led.touches_of(row.id, now - policy.lookback, now))
         in_audience = bool(led.account_contacts(acc.name, [row.id]))
         pushed = row.id in led.list_members(acc.name, lst.name)
+    if lst.kind == "care":
+        return _care(ws, key, client, acc.name, lst.name, now, cand, state, row is not None, in_audience, pushed)
+    if policy.uses_value_segments:
+        state.value_segment = "prospect" if row is None else ws._segments(client, now).segment_of(row.id)
     reasons = policy.evaluate(cand, state, history, skip_hours=True)
     exempt = policy.is_exempt(cand.family)
     on_list = in_audience and bool(reasons)
@@ -213,6 +224,53 @@ def membership(
         decision=decision,
         leaves_at=nxt if on_list else None,
         timezone=state.timezone,
+    )
+
+
+def _care(
+    ws: Workspace,
+    email: str,
+    client: str,
+    account: str,
+    list_name: str,
+    now: int,
+    cand: Any,
+    state: ContactState,
+    known: bool,
+    in_audience: bool,
+    pushed: bool,
+) -> Membership:
+    """Membership of a care list: the contact's tolerance capital at ``now`` against the care threshold."""
+    policy = ws.policy
+    threshold = care_threshold(policy)
+    capital = policy.scores(state, now)[1] if known else policy.tolerance.start
+    low = policy.tolerance.enabled and capital is not None and capital < threshold
+    reasons: tuple[Reason, ...] = ()
+    if low:
+        reasons = (
+            Reason(
+                "care",
+                "tolerance",
+                f"care: tolerance capital {capital:g} below the care threshold {threshold:g}; flagged for care",
+                counted=capital,
+                limit=threshold,
+            ),
+        )
+    on_list = in_audience and low
+    return Membership(
+        email=email,
+        client=client,
+        account=account,
+        list=list_name,
+        at=now,
+        known=known,
+        in_audience=in_audience,
+        on_list=on_list,
+        pushed=pushed,
+        decision=Decision(cand, not low, reasons, None if low else now, False),
+        leaves_at=None,
+        timezone=state.timezone,
+        care=True,
     )
 
 

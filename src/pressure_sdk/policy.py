@@ -85,6 +85,9 @@ class ContactState:
     contact_timezone: str | None = None
     #: when each of the contact's numbers was put on the opposition list (epoch seconds)
     oppositions: Sequence[int] = ()
+    #: the contact's value segment (:mod:`pressure_sdk.value`), for rules that target segments;
+    #: None when no rule does (a contact that never bought is a ``prospect``)
+    value_segment: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -92,6 +95,12 @@ class _Compiled:
     rule: CapRule | GapRule | QuietRule | HoursRule
     counts: Match
     applies: Match
+    #: the value segments the rule targets (None: every contact)
+    segments: frozenset[str] | None = None
+
+    def targets(self, state: ContactState) -> bool:
+        """Whether the rule judges this contact (its value segment is one the rule targets)."""
+        return self.segments is None or (state.value_segment or "prospect") in self.segments
 
 
 class Policy:
@@ -107,7 +116,17 @@ class Policy:
         self.client_of = {b: cfg.client_of_brand(b) for b in cfg.brands}
         self.consent_scope = {b: cfg.consent_scope(b) for b in cfg.brands}
         rules = cfg.all_rules
-        self.rules = [_Compiled(r, Match.of(r.count_filter()), self._applies(r)) for r in rules]
+        self.rules = [
+            _Compiled(
+                r,
+                Match.of(r.count_filter()),
+                self._applies(r),
+                None if r.value_segments is None else frozenset(r.value_segments),
+            )
+            for r in rules
+        ]
+        #: some rule targets value segments: contacts' segments must be known to evaluate
+        self.uses_value_segments = any(c.segments is not None for c in self.rules)
         self.tolerance = cfg.tolerance
         self.tiers = cfg.tiers
         self.scoring = cfg.scoring
@@ -237,7 +256,7 @@ class Policy:
             # real time: the past only
             history = history[: bisect.bisect_right(history, t, key=_at)]
         for c in self.rules:
-            if not c.applies(cand.channel, cand.brand, cand.family):
+            if not c.applies(cand.channel, cand.brand, cand.family) or not c.targets(state):
                 continue
             r = c.rule
             if r.lifted_by is not None and self.lifted(r.lifted_by, r.lifted_evidence, state, t):

@@ -53,3 +53,31 @@ def assign(
 def score_lookback(tiers: list[TierConfig], tolerance: ToleranceConfig) -> int:
     """How far back engagements matter to a score."""
     return max([t.lookback for t in tiers] + [tolerance.lookback])
+
+
+@dataclass(slots=True, frozen=True)
+class CapitalStep:
+    """One engagement that moved a contact's tolerance capital: by how much, and to what."""
+
+    at: int
+    type: str
+    delta: float
+    capital: float
+
+
+def capital_trail(events: Iterable[tuple[int, str]], now: int, tolerance: ToleranceConfig) -> list[CapitalStep]:
+    """The engagements that spent or rebuilt the capital :func:`assign` computes, in order.
+
+    The last step's capital is the contact's capital at ``now`` (the start without steps);
+    a gain at the full capital or a cost at zero changes nothing and is left out.
+    """
+    capital = tolerance.start
+    out: list[CapitalStep] = []
+    for at, typ in events:
+        if now - tolerance.lookback < at <= now:
+            delta = tolerance.gains.get(typ, 0.0) - tolerance.costs.get(typ, 0.0)
+            new = min(max(capital + delta, 0.0), tolerance.start)
+            if new != capital:
+                out.append(CapitalStep(at, typ, new - capital, new))
+            capital = new
+    return out

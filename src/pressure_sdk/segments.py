@@ -16,6 +16,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .arms import ArmKey, Arms
 from .config import AccountConfig, AttributeMax, CapRule, GapRule, ListConfig, QuietRule
@@ -25,6 +26,7 @@ from .models import CLIENT_WIDE, Candidate
 from .policy import ContactState, Match, Policy
 from .tiers import score_all
 from .timeutil import calendar_period
+from .value import ValueTable, compute_values
 
 
 @dataclass(slots=True, frozen=True)
@@ -101,37 +103,88 @@ def _compute(ledger: LedgerAPI, policy: Policy, accounts: Sequence[AccountConfig
         _Target(ListKey(a.name, lst.name), cand, policy.weight(cand.family, None))
         for a in accounts
         for lst in a.lists
+        if lst.kind == "suppression"
         for cand in [list_candidate(a, lst, now)]
     ]
     blocked: dict[ListKey, set[int]] = {t.key: set() for t in targets}
     everyone: set[ListKey] = set()  # lists whose every member is blocked
     live = [t for t in targets if not policy.is_exempt(t.cand.family)]
+    client_of = {a.name: policy.cfg.client_of_account(a) for a in accounts}
+    tables: dict[str, ValueTable] = {}
     if live:
         _consent(ledger, policy, live, now, blocked, everyone)
         for c in policy.rules:
             mine = [t for t in live if c.applies(t.cand.channel, t.cand.brand, t.cand.family)]
             if not mine:
                 continue
-            r = c.rule
-            # a rule lifted for some contacts fills its own sets first, then loses those contacts
-            sink, every = (blocked, everyone) if r.lifted_by is None else ({t.key: set() for t in mine}, set())
-            if isinstance(r, CapRule):
-                _cap(ledger, policy, r, c.counts, mine, now, sink, every)
-            elif isinstance(r, GapRule):
-                _gap(ledger, policy, r, c.counts, mine, now, sink)
-            elif isinstance(r, QuietRule):
-                _quiet(ledger, policy, r, mine, now, sink)
-            if r.lifted_by is not None:
-                for t in mine:
-                    got = ledger.account_contacts(t.key.account) if t.key in every else sink[t.key]
-                    blocked[t.key].update(got - _lifted(ledger, policy, r.lifted_by, r.lifted_evidence, t, now))
+            if c.segments is None:
+                _rule(ledger, policy, c, mine, now, blocked, everyone)
+                continue
+            # a rule of some value segments blocks only their contacts: compute it apart, keep those
+            mine_blocked: dict[ListKey, set[int]] = {t.key: set() for t in mine}
+            mine_everyone: set[ListKey] = set()
+            _rule(ledger, policy, c, mine, now, mine_blocked, mine_everyone)
+            for t in mine:
+                client = client_of[t.key.account]
+                table = tables.get(client)
+                if table is None:
+                    table = tables[client] = compute_values(ledger, policy.cfg, client, now, clv=False)
+                ids = ledger.account_contacts(t.key.account) if t.key in mine_everyone else mine_blocked[t.key]
+                blocked[t.key].update(cid for cid in ids if table.segment_of(cid) in c.segments)
     out: dict[ListKey, set[int]] = {}
+    for a in accounts:
+        for lst in a.lists:
+            if lst.kind == "care":
+                out[ListKey(a.name, lst.name)] = care_members(ledger, policy, a.name)
     for t in targets:
         if t.key in everyone:
             out[t.key] = ledger.account_contacts(t.key.account)
         else:
             out[t.key] = ledger.account_contacts(t.key.account, blocked[t.key])
     return out
+
+
+def care_threshold(policy: Policy) -> float:
+    """Tolerance capital below which a contact is listed for care."""
+    th = policy.cfg.value.care_threshold
+    return policy.tolerance.threshold if th is None else th
+
+
+def care_members(ledger: LedgerAPI, policy: Policy, account: str) -> set[int]:
+    """The account's contacts flagged for care: tolerance capital below the care threshold.
+
+    Reads the score table, which :func:`compute_lists` fills for its ``now`` first.
+    """
+    if not policy.tolerance.enabled:
+        return set()
+    th = care_threshold(policy)
+    if ledger.default_score[1] < th:  # a start below the threshold: everyone
+        return ledger.account_contacts(account)
+    return ledger.account_contacts(account, ledger.low_capital_contacts(th))
+
+
+def _rule(
+    ledger: LedgerAPI,
+    policy: Policy,
+    c: Any,
+    mine: Sequence[_Target],
+    now: int,
+    blocked: dict[ListKey, set[int]],
+    everyone: set[ListKey],
+) -> None:
+    r = c.rule
+    # a rule lifted for some contacts fills its own sets first, then loses those contacts
+    sink, every = (blocked, everyone) if r.lifted_by is None else ({t.key: set() for t in mine}, set())
+    if isinstance(r, CapRule):
+        _cap(ledger, policy, r, c.counts, mine, now, sink, every)
+    elif isinstance(r, GapRule):
+        _gap(ledger, policy, r, c.counts, mine, now, sink)
+    elif isinstance(r, QuietRule):
+        _quiet(ledger, policy, r, mine, now, sink)
+    if r.lifted_by is not None:
+        for t in mine:
+            got = ledger.account_contacts(t.key.account) if t.key in every else sink[t.key]
+            blocked[t.key].update(got - _lifted(ledger, policy, r.lifted_by, r.lifted_evidence, t, now))
 
 
 # -- built-in rules -------------------------------------------------------------------
@@ -371,4 +424,4 @@ def _quiet(
             blocked[t.key].add(cid)
 
 
-__all__ = ["ListKey", "compute_lists", "list_candidate"]
+__all__ = ["ListKey", "care_members", "care_threshold", "compute_lists", "list_candidate"]

@@ -642,8 +642,9 @@ def _repair(
 
 
 class BatchChecker:
-    """Rejects a pulled batch naming an unknown channel, brand or family, a brand of another
-    client, an invalid email or a non-positive weight, before any of it is written (DESIGN §7.6)."""
+    """Rejects a pulled batch naming an unknown channel, brand, family or engagement type (built-in
+    or declared under ``[value] relationship``), a brand of another client, an invalid email or a
+    non-positive weight, before any of it is written (DESIGN §7.6)."""
 
     def __init__(self, vocab: Vocabulary, acc: AccountConfig, client: str) -> None:
         self.vocab = vocab
@@ -697,6 +698,8 @@ class BatchChecker:
         for e in batch.engagements:
             where = self._where("engagement", e.event_id)
             self._email(e.email, where, (e.phone,))
+            if e.type not in v.engagement_types:
+                v.engagement_type(e.type, f"{where}: type")
             if e.channel is not None and e.channel not in v.channels:
                 v.channel(e.channel, f"{where}: channel")
             self._brand(e.brand, where)

@@ -76,6 +76,8 @@ class Vocabulary:
         self.brands = frozenset(cfg.brands)
         self.families = frozenset(cfg.families)
         self.clients = frozenset(cfg.client_names)
+        #: built-in engagement types and the workspace's declared relationship types
+        self.engagement_types = cfg.engagement_types
 
     def _known(self, kind: str, value: object, known: frozenset[str], where: str) -> str:
         if not isinstance(value, str) or value not in known:
@@ -98,6 +100,16 @@ class Vocabulary:
     def client(self, value: object, where: str = "client") -> str:
         """``value`` if it is a known client; InvalidValueError naming the known ones otherwise."""
         return self._known("client", value, self.clients, where)
+
+    def engagement_type(self, value: object, where: str = "type") -> str:
+        """``value`` if it is a built-in or declared engagement type; InvalidValueError otherwise."""
+        if not isinstance(value, str) or value not in self.engagement_types:
+            msg = (
+                f"{where}: unknown engagement type {value!r}; known: {', '.join(sorted(self.engagement_types))} "
+                "(declare other relationship types under [value] relationship)"
+            )
+            raise InvalidValueError(msg)
+        return value
 
     def brand_of_client(self, brand: str, client: str | None, where: str = "brand") -> str:
         """The brand's client; an error when it is not ``client`` (if given)."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .arbiter import arbitrate
 from .arms import Arms
@@ -23,6 +24,10 @@ from .state import contact_state
 from .timeutil import now as clock_now
 from .timeutil import to_iso
 from .validate import Vocabulary, to_epoch
+
+if TYPE_CHECKING:
+    from .audit import ContactAudit
+    from .value import ValueTable
 
 #: a time argument: epoch seconds or an aware datetime
 Instant = int | float | datetime
@@ -39,6 +44,8 @@ class Workspace:
         self.ledger = ledger if ledger is not None else open_ledger(config.ledger_target)
         self._frozen = config.clock
         self.vocabulary = Vocabulary(config)
+        #: value segments per (client, evaluation instant), see :meth:`_segments`
+        self._segment_tables: dict[tuple[str, int], ValueTable] = {}
 
     def now(self) -> int:
         """The workspace's current instant: ``workspace.now`` if set, else the clock."""
@@ -137,11 +144,74 @@ class Workspace:
         """The client that owns ``brand``."""
         return self.config.client_of_brand(brand)
 
+    def value_table(self, client: str, at: Instant | None = None) -> ValueTable:
+        """The value (RFM, CLV, relationship, segment) of every contact of ``client`` at ``at`` (default: now).
+
+        Computed from the ledger at each call (one aggregate query and, for CLV, a model
+        fit over the client's customers): see :mod:`pressure_sdk.value`.
+        """
+        from .value import compute_values
+
+        self.vocabulary.client(client)
+        return compute_values(self.ledger, self.config, client, self.now() if at is None else to_epoch(at))
+
+    def contact(self, email: str, *, client: str | None = None, at: Instant | None = None) -> ContactAudit:
+        """The audit of one contact as of ``at`` (default: now): history, consent, scores, value, verdicts.
+
+        Its full history across brands, channels and accounts, its consent per scope, its
+        tier and tolerance capital with the engagements that spent or rebuilt it, its value
+        (RFM, CLV, relationship), the lists it is on, and, for every brand of its client,
+        channel in use and family, whether a message would be allowed now and why not
+        (the policy's own verdicts). ``client`` may be left out when the workspace has one.
+        Raises InvalidValueError for an invalid email or an unknown or missing client.
+        """
+        from .audit import audit
+        from .errors import InvalidValueError
+
+        if client is None:
+            if len(self.config.client_names) > 1:
+                msg = f"client: the workspace has several clients; say which: {', '.join(self.config.client_names)}"
+                raise InvalidValueError(msg)
+            client = self.config.client_names[0]
+        self.vocabulary.client(client)
+        return audit(self, email, client, self.now() if at is None else to_epoch(at))
+
+    def _segments(self, client: str, at: int | None = None) -> ValueTable:
+        """A value table for segments only (RFM, no lifetime value): what rules need.
+
+        Computed once per client and evaluation instant by this workspace: repeated
+        decisions or explanations at one instant (a frozen clock, a batch) share it, and
+        with the real clock the instant, hence the table, changes every second.
+        """
+        from .value import compute_values
+
+        when = self.now() if at is None else at
+        table = self._segment_tables.get((client, when))
+        if table is None:
+            if len(self._segment_tables) >= 8:
+                self._segment_tables.pop(next(iter(self._segment_tables)))
+            table = compute_values(self.ledger, self.config, client, when, clv=False)
+            self._segment_tables[client, when] = table
+        return table
+
+    def _segment(self, state: ContactState, client: str, contact_id: int | None, tables: dict[str, ValueTable]) -> None:
+        """Give ``state`` its value segment as of now, when some rule targets segments."""
+        if not self.policy.uses_value_segments:
+            return
+        if contact_id is None:
+            state.value_segment = "prospect"
+            return
+        table = tables.get(client)
+        if table is None:
+            table = tables[client] = self._segments(client)
+        state.value_segment = table.segment_of(contact_id)
+
     def _decide(
         self, cand: Candidate, client: str, *, explain: bool, account: str | None = None
     ) -> tuple[Decision, ContactHistory | None]:
         p = self.policy_for(cand.email, client, cand.at)
         state, history, read = self._load(cand.email, client, cand.at, cand.at, p, cand.channel == "call", account)
+        self._segment(state, client, None if read is None else read.contact.id, {})
         exempt = p.is_exempt(cand.family)
         reasons = p.evaluate(cand, state, history)
         if not reasons:
@@ -272,7 +342,11 @@ class Workspace:
 
         Deterministic for the same ledger and candidates. Every candidate is checked as
         in :meth:`decide` before anything is decided; with ``client``, every candidate's
-        brand must belong to it.
+        brand must belong to it. With ``[value] arbitration = true``, a candidate whose
+        ``value`` is 0 is given the contact's value score at the candidate's brand (see
+        :meth:`ValueTable.brand_value <pressure_sdk.value.ValueTable.brand_value>`), so among
+        one contact's candidates of equal family and brand priority, the brand where the
+        contact is worth most goes first; a decision comes back with the candidate as given.
         """
         v = self.vocabulary
         if client is not None:
@@ -288,6 +362,10 @@ class Workspace:
             cands.append(replace(c, email=key, weight=w, at=to_epoch(c.at, f"{where}: at"), phone=number))
             by_contact[owner, key].append(i)
         out: list[Decision | None] = [None] * len(cands)
+        #: segments (RFM) for rules, and whole values (with CLV) for arbitration, per client
+        segments: dict[str, ValueTable] = {}
+        values: dict[str, ValueTable] = {}
+        by_value = self.config.value.arbitration
         for (owner, email), idx in by_contact.items():
             mine = [cands[i] for i in idx]
             lo = min(c.at for c in mine)
@@ -295,9 +373,17 @@ class Workspace:
             # a plan's arm is the contact's arm at its first candidate
             p = self.policy_for(email, owner, lo)
             calls = any(c.channel == "call" for c in mine)
-            state, history, _ = self._load(email, owner, lo, hi + p.lookback, p, calls)
+            state, history, read = self._load(email, owner, lo, hi + p.lookback, p, calls)
+            contact_id = None if read is None else read.contact.id
+            self._segment(state, owner, contact_id, segments)
+            if by_value and contact_id is not None:
+                table = values.get(owner)
+                if table is None:
+                    table = values[owner] = self.value_table(owner)
+                # the contact's value at each candidate's brand, unless the caller valued it
+                mine = [c if c.value else replace(c, value=table.brand_value(contact_id, c.brand)) for c in mine]
             for i, d in zip(idx, arbitrate(p, state, history, mine), strict=True):
-                out[i] = d
+                out[i] = d if d.candidate is cands[i] else replace(d, candidate=cands[i])
         return [d for d in out if d is not None]
 
 

@@ -361,7 +361,9 @@ GOOD_TOUCH = "1,a@x.io,email,acme,marketing,2024-01-01T00:00:00Z,,,"
                 "e1,a@x.io,click,2024-01-01T00:00:00Z,,,",
                 "e2,a@x.io,clicked,2024-01-01T00:00:00Z,,,",
             ),
-            f"data/acme/events.csv:4: type: expected one of {', '.join(sorted(ENGAGEMENT_TYPES))}, got 'clicked'",
+            f"data/acme/events.csv:4: type: expected one of "
+            f"{', '.join(sorted(ENGAGEMENT_TYPES | {'recommendation', 'referral', 'review'}))}, got 'clicked' "
+            "(the workspace may declare other relationship types under [value] relationship)",
         ),
         (
             "contacts.csv",
@@ -828,3 +830,26 @@ def test_a_push_removes_what_a_killed_write_left_behind(tmp_path: Path) -> None:
     assert not [p for p in left if p.exists()]
     assert all(p.exists() for p in keep)
     assert sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp")) == sorted(p.name for p in keep)
+
+
+def test_relationship_types_the_workspace_declares_are_read_and_others_refused(tmp_path: Path) -> None:
+    write(
+        tmp_path / "data/events.csv",
+        lines(
+            "event_id,email,type,occurred_at,amount,currency",
+            "e1,a@x.io,unboxing_video,2024-01-01T00:00:00Z,,",
+            "e2,a@x.io,purchase,2024-01-02T00:00:00Z,59.90,EUR",
+        ),
+    )
+    cfg = workspace(tmp_path, {"engagements": ["data/events.csv"]})
+    declared = cfg.model_copy(update={"value": cfg.value.model_copy(update={"relationship": {"unboxing_video": 8.0}})})
+    conn = FilesConnector.from_account(declared.accounts[0], declared)
+    assert "unboxing_video" in conn.engagement_types
+    (batch,) = pull_all(conn)
+    assert [(e.type, e.amount, e.currency) for e in batch.engagements] == [
+        ("unboxing_video", None, None),
+        ("purchase", 59.9, "EUR"),
+    ]
+    # a workspace that does not declare it refuses the row, naming where to declare it
+    _, err = pull_until_error(make(tmp_path, engagements=["data/events.csv"]))
+    assert "data/events.csv:2: type:" in str(err) and "got 'unboxing_video' (the workspace may declare" in str(err)

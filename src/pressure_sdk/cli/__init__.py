@@ -5,7 +5,7 @@ One module per group of commands; importing them registers them on :data:`cli`.
 
 from __future__ import annotations
 
-from . import admin, decide, experiment, init, recommend, report, run, status, why  # noqa: F401 - registers the commands
+from . import admin, contact, decide, experiment, init, recommend, report, run, status, why  # noqa: F401 - registers the commands
 from .base import cli
 
 

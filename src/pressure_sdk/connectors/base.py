@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from ..config import AccountConfig, ListConfig, WorkspaceConfig, format_validation_error
 from ..errors import ConfigError
 from ..ledger.store import Member
-from ..models import Batch
+from ..models import ENGAGEMENT_TYPES, Batch
 
 
 @dataclass(slots=True)
@@ -71,6 +71,9 @@ class Connector(ABC):
     max_batch: ClassVar[int] = 10_000
     #: the workspace's frozen ``now`` (epoch seconds), if it sets one
     clock: int | None = None
+    #: engagement types the workspace accepts: the built-in ones and its declared
+    #: relationship types (``[value] relationship``); a parser may refuse any other early
+    engagement_types: frozenset[str] = ENGAGEMENT_TYPES
 
     def __init__(self, account: AccountConfig, settings: Any, *, base_dir: Path, timezone: str) -> None:
         self.account = account
@@ -91,6 +94,7 @@ class Connector(ABC):
             raise ConfigError(msg) from None
         conn = cls(account, settings, base_dir=cfg.base_dir, timezone=cfg.workspace.timezone)
         conn.clock = cfg.clock
+        conn.engagement_types = cfg.engagement_types
         return conn
 
     def now(self) -> float:

@@ -34,6 +34,7 @@ from ..errors import LedgerError, LockedError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Opposition, Touch, consent_row, normalize_email
 from ..phones import is_phone_key, key_phone, phone_key
 from . import postgres_schema, text
+from .facts import DAY, ContactTimeline, HistoryEngagement, HistoryTouch, ValueFact
 from .lists import Scope, SumFloor, TouchFilter, _filters, _scope_sql, _weight_sql
 from .measure import MeasureSQL, MonthCells, month_cells
 from .outcomes import ArmStop, ContactOutcome
@@ -1514,6 +1515,54 @@ class PostgresLedger:
                 end_default=self.default_score[0] if end_scored else None,
                 last_tier=last_tier,
             )
+
+    # -- value and audit ----------------------------------------------------------
+
+    def value_facts(
+        self, client: str, until: int, types: Iterable[str], contact_ids: Sequence[int] | None = None
+    ) -> Iterator[ValueFact]:
+        """Per contact of ``client``, its events of ``types`` at or before ``until``, grouped by
+        type, brand and currency, ordered by contact: one aggregate over the client's engagements."""
+        ts = sorted(set(types))
+        if not ts:
+            return iter(())
+        only, params = "", []
+        if contact_ids is not None:
+            only, params = " AND e.contact_id = ANY(%s)", [sorted(set(contact_ids))]
+        rows = self._x(
+            "SELECT e.contact_id, c.first_seen, e.type, e.brand, e.currency, "
+            "SUM(CASE WHEN e.amount < 0 THEN 0 ELSE 1 END)::bigint, "
+            f"COUNT(DISTINCT CASE WHEN e.amount < 0 THEN NULL ELSE e.at / {DAY} END), "
+            "SUM(CASE WHEN e.amount < 0 THEN 1 ELSE 0 END)::bigint, MIN(e.at), MAX(e.at), "
+            "COALESCE(SUM(e.amount), 0.0), COUNT(e.amount) "
+            "FROM engagements e JOIN contacts c ON c.id = e.contact_id "
+            f"WHERE c.client = %s AND e.at <= %s AND e.type = ANY(%s){only} "
+            "GROUP BY e.contact_id, c.first_seen, e.type, e.brand, e.currency "
+            "ORDER BY e.contact_id, e.type, COALESCE(e.brand, ''), COALESCE(e.currency, '')",
+            [client, until, ts, *params],
+        ).fetchall()
+        return (ValueFact(*row) for row in rows)
+
+    def history_of(self, contact_id: int) -> ContactTimeline:
+        """Every touch and engagement of one contact, oldest first, and the accounts that know it."""
+        touches = self._x(
+            "SELECT at, channel, brand, family, weight, account, campaign, product FROM touches "
+            "WHERE contact_id = %s ORDER BY at, uid",
+            (contact_id,),
+        ).fetchall()
+        engagements = self._x(
+            "SELECT at, type, channel, brand, product, account, amount, currency FROM engagements "
+            "WHERE contact_id = %s ORDER BY at, uid",
+            (contact_id,),
+        ).fetchall()
+        identities = self._x(
+            "SELECT account, external_id FROM identities WHERE contact_id = %s ORDER BY account", (contact_id,)
+        ).fetchall()
+        return ContactTimeline(
+            tuple(HistoryTouch(*r) for r in touches),
+            tuple(HistoryEngagement(*r) for r in engagements),
+            tuple((a, x) for a, x in identities),
+        )
 
 
 def _target_key(account: str, list_name: str) -> str:

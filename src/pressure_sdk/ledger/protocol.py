@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from ..models import Batch, Touch
+from .facts import ContactTimeline, ValueFact
 from .lists import Scope, SumFloor, TouchFilter
 from .measure import MonthCells
 from .outcomes import ArmStop, ContactOutcome
@@ -358,4 +359,16 @@ class LedgerAPI(Protocol):
         Tiers are those kept by :meth:`keep_scores`; with ``end_scored`` the score table
         holds the tiers as of ``until``, and contacts who fell to ``last_tier`` or stayed are counted.
         """
+
+    # -- value and audit ----------------------------------------------------------
+
+    def value_facts(
+        self, client: str, until: int, types: Iterable[str], contact_ids: Sequence[int] | None = None
+    ) -> Iterator[ValueFact]:
+        """Per contact of ``client`` (or of ``contact_ids``), its events of ``types`` at or before
+        ``until``, grouped by type, brand and currency, ordered by contact, set-wise."""
+        ...
+
+    def history_of(self, contact_id: int) -> ContactTimeline:
+        """Every touch and engagement of one contact, oldest first, and the accounts that know it."""
         ...

@@ -26,6 +26,7 @@ from ..errors import LedgerError
 from ..models import CLIENT_WIDE, CONSENT_TYPES, Batch, ContactUpdate, Opposition, Touch, consent_row, normalize_email
 from ..phones import is_phone_key, key_phone, phone_key
 from . import text
+from .facts import DAY, ContactTimeline, HistoryEngagement, HistoryTouch, ValueFact
 from .lists import ListQueries, TouchFilter
 from .measure import MeasureSQL, MonthCells, month_cells
 from .outcomes import ArmStop, ContactOutcome
@@ -1373,6 +1374,57 @@ class Ledger(ListQueries):
                 end_default=self.default_score[0] if end_scored else None,
                 last_tier=last_tier,
             )
+
+    # -- value and audit ----------------------------------------------------------
+
+    def value_facts(
+        self, client: str, until: int, types: Iterable[str], contact_ids: Sequence[int] | None = None
+    ) -> Iterator[ValueFact]:
+        """Per contact of ``client``, its events of ``types`` at or before ``until``, grouped by
+        type, brand and currency, ordered by contact: one aggregate over the client's engagements."""
+        ts = sorted(set(types))
+        if not ts:
+            return iter(())
+        only, params = "", []
+        if contact_ids is not None:
+            ids = sorted(set(contact_ids))
+            if not ids:
+                return iter(())
+            only, params = f" AND e.contact_id IN ({','.join('?' * len(ids))})", ids
+        rows = self.conn.execute(
+            "SELECT e.contact_id, c.first_seen, e.type, e.brand, e.currency, "
+            "SUM(CASE WHEN e.amount < 0 THEN 0 ELSE 1 END), "
+            f"COUNT(DISTINCT CASE WHEN e.amount < 0 THEN NULL ELSE e.at / {DAY} END), "
+            "SUM(CASE WHEN e.amount < 0 THEN 1 ELSE 0 END), MIN(e.at), MAX(e.at), "
+            "COALESCE(SUM(e.amount), 0.0), COUNT(e.amount) "
+            "FROM engagements e JOIN contacts c ON c.id = e.contact_id "
+            f"WHERE c.client = ? AND e.bucket <= ? AND e.at <= ? AND e.type IN ({','.join('?' * len(ts))}){only} "
+            "GROUP BY e.contact_id, e.type, e.brand, e.currency "
+            "ORDER BY e.contact_id, e.type, COALESCE(e.brand, ''), COALESCE(e.currency, '')",
+            [client, until >> BUCKET_SHIFT, until, *ts, *params],
+        )
+        return (ValueFact(*row) for row in rows)
+
+    def history_of(self, contact_id: int) -> ContactTimeline:
+        """Every touch and engagement of one contact, oldest first, and the accounts that know it."""
+        touches = self.conn.execute(
+            "SELECT at, channel, brand, family, weight, account, campaign, product FROM touches "
+            "WHERE contact_id = ? ORDER BY at, uid",
+            (contact_id,),
+        ).fetchall()
+        engagements = self.conn.execute(
+            "SELECT at, type, channel, brand, product, account, amount, currency FROM engagements "
+            "WHERE contact_id = ? ORDER BY at, uid",
+            (contact_id,),
+        ).fetchall()
+        identities = self.conn.execute(
+            "SELECT account, external_id FROM identities WHERE contact_id = ? ORDER BY account", (contact_id,)
+        ).fetchall()
+        return ContactTimeline(
+            tuple(HistoryTouch(*r) for r in touches),
+            tuple(HistoryEngagement(*r) for r in engagements),
+            tuple((a, x) for a, x in identities),
+        )
 
 
 _pk = operator.itemgetter(0, 1, 2, 3)

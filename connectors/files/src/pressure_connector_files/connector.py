@@ -223,6 +223,7 @@ class FilesConnector(Connector):
             default_brand=self.account.brand,
             phone_region=self.settings.phone_region,
             file_date=when,
+            types=self.engagement_types,
         )
 
     def _same_file(self, rel: str, expected: str, digest: Any) -> None:

@@ -210,13 +210,18 @@ def parse_touch(row: Row, *, timezone: str, default_brand: str | None, phone_reg
     )
 
 
-def parse_engagement(row: Row, *, timezone: str, phone_region: str | None = None) -> Engagement:
-    """One engagement row; ``type`` must be a known engagement type; ``email``, ``phone`` or both name the contact."""
+def parse_engagement(
+    row: Row, *, timezone: str, phone_region: str | None = None, types: frozenset[str] = ENGAGEMENT_TYPES
+) -> Engagement:
+    """One engagement row; ``type`` must be one of ``types``: the built-in engagement types
+    and the relationship types the workspace declares (``[value] relationship``); ``email``,
+    ``phone`` or both name the contact."""
     event_id = _required(row, "event_id")
     email, phones = _who(row, phone_region)
     kind = _required(row, "type")
-    if kind not in ENGAGEMENT_TYPES:
-        raise RowError("type", f"expected one of {', '.join(sorted(ENGAGEMENT_TYPES))}, got {kind!r}")
+    if kind not in types:
+        hint = " (the workspace may declare other relationship types under [value] relationship)"
+        raise RowError("type", f"expected one of {', '.join(sorted(types))}, got {kind!r}{hint}")
     at = _instant(row, "occurred_at", timezone, required=True)
     assert at is not None
     return Engagement(
@@ -330,13 +335,14 @@ class Kind:
         phone_region: str | None = None,
         file_date: int | None = None,
         source: str = "",
+        types: frozenset[str] = ENGAGEMENT_TYPES,
     ) -> Callable[[Row], Any]:
         if self.name == "touches":
             return lambda row: parse_touch(
                 row, timezone=timezone, default_brand=default_brand, phone_region=phone_region
             )
         if self.name == "engagements":
-            return lambda row: parse_engagement(row, timezone=timezone, phone_region=phone_region)
+            return lambda row: parse_engagement(row, timezone=timezone, phone_region=phone_region, types=types)
         if self.name == "oppositions":
             assert file_date is not None, "an opposition file's date is read from its name first"
             return lambda row: parse_opposition(row, phone_region=phone_region, at=file_date, source=source)
@@ -667,14 +673,19 @@ def parse_records(
     default_brand: str | None,
     phone_region: str | None = None,
     file_date: int | None = None,
+    types: frozenset[str] = ENGAGEMENT_TYPES,
 ) -> Iterator[tuple[int, Any, BadRow | None]]:
-    """``(line, parsed row, None)`` for each good record, ``(line, None, BadRow)`` for each bad one."""
+    """``(line, parsed row, None)`` for each good record, ``(line, None, BadRow)`` for each bad one.
+
+    ``types`` are the engagement types the workspace accepts (built-in and declared).
+    """
     parse = reader.kind.parser(
         timezone=timezone,
         default_brand=default_brand,
         phone_region=phone_region,
         file_date=file_date,
         source=reader.display,
+        types=types,
     )
     for line, row, bad in reader:
         if row is None:
