@@ -1096,7 +1096,10 @@ def main(argv: list[str] | None = None) -> int:
     gen.make_people()
     gen.plan()
     gen.run()
-    __import__("gen_experiment").plant(gen, args.seed)  # the experiment's planted effect
+    if not args.plant_fatigue:
+        # the experiment's planted effect removes clicks of one arm: it would blur the planted
+        # fatigue curve, so each planted truth is checked on data of its own
+        __import__("gen_experiment").plant(gen, args.seed)
     gen_value.enrich(gen)  # purchases with amounts, reviews, referrals, recommendations
     sizes = gen.write(args.out)
     print(summary(gen, sizes, time.perf_counter() - began))
