@@ -239,6 +239,23 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 client_option = click.option("--client", metavar="NAME", help="Only this client of the workspace.")
 
 
+def months_options(month_help: str, months_help: str) -> Callable[[F], F]:
+    """``--month YYYY-MM`` and ``--months N`` (the months pooled, ending with it) of the measuring commands."""
+
+    def wrap(f: F) -> F:
+        f = click.option(
+            "--months",
+            "n_months",
+            type=click.IntRange(min=1, max=24),
+            default=3,
+            show_default=True,
+            help=months_help,
+        )(f)
+        return click.option("--month", metavar="YYYY-MM", help=month_help)(f)
+
+    return wrap
+
+
 def _at(cfg: WorkspaceConfig, value: str | None) -> int | None:
     if value is None:
         return None

@@ -11,20 +11,14 @@ import click
 from ..config import load_config
 from ..errors import ConfigError
 from ..workspace import Workspace
-from .base import _at, _handle_errors, cli, config_option, json_option
+from .base import _at, _handle_errors, cli, config_option, json_option, months_options
 
 
 @cli.command()
 @config_option
 @click.option("--client", "client", metavar="NAME", help="The client (required when the workspace has several).")
-@click.option("--month", metavar="YYYY-MM", help="The last month of evidence (default: the last complete one).")
-@click.option(
-    "--months",
-    "n_months",
-    type=click.IntRange(min=1, max=24),
-    default=3,
-    show_default=True,
-    help="Months of observation pooled, ending with --month.",
+@months_options(
+    "The last month of evidence (default: the last complete one).", "Months of observation pooled, ending with --month."
 )
 @click.option(
     "--rule",

@@ -11,20 +11,15 @@ import click
 from ..config import load_config
 from ..errors import ConfigError
 from ..workspace import Workspace
-from .base import _at, _handle_errors, cli, client_option, config_option, json_option
+from .base import _at, _handle_errors, cli, client_option, config_option, json_option, months_options
 
 
 @cli.command()
 @config_option
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the HTML report to this file.")
-@click.option("--month", metavar="YYYY-MM", help="The month of the KPI tables (default: the last complete one).")
-@click.option(
-    "--months",
-    "n_months",
-    type=click.IntRange(min=1, max=24),
-    default=3,
-    show_default=True,
-    help="Months the fatigue curves pool, ending with --month.",
+@months_options(
+    "The month of the KPI tables (default: the last complete one).",
+    "Months the fatigue curves pool, ending with --month.",
 )
 @click.option(
     "--family", "families", multiple=True, metavar="NAME", help="Measure these families (default: non-exempt)."
